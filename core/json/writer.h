@@ -1,0 +1,27 @@
+// Two serializations of json::Value.
+//
+// Canonical: the OLPC canonical JSON of securesystemslib's encode_canonical and tuf-js's
+// canonicalize, byte for byte: object keys sorted by code point, no whitespace, only `"` and `\`
+// escaped, every other byte (control characters, DEL, non-ASCII UTF-8) written raw. This is
+// what signatures and key IDs are computed over; nothing else may be used for that.
+//
+// Standard: RFC 8259 JSON for files on disk and on the wire (control characters escaped, so
+// any JSON parser, including python's json module, reads it). Keys sorted; `indent` 0 writes a
+// compact form, otherwise one member per line with that many spaces per level.
+#ifndef MDU_CORE_JSON_WRITER_H_
+#define MDU_CORE_JSON_WRITER_H_
+
+#include <string>
+
+#include "core/json/value.h"
+
+namespace mdu::json {
+
+std::string Canonical(const Value& value);
+void AppendCanonical(const Value& value, std::string* out);
+
+std::string Serialize(const Value& value, int indent = 0);
+
+}  // namespace mdu::json
+
+#endif  // MDU_CORE_JSON_WRITER_H_

@@ -95,6 +95,9 @@ Status VerifyThreshold(std::string_view role_name, std::string_view canonical_si
 struct Root {
   CommonFields common{RoleType::kRoot};
   bool consistent_snapshot = true;
+  // False when the file omits consistent_snapshot (the spec allows that, meaning false); ToValue
+  // then omits it too while consistent_snapshot stays false, so such files round-trip.
+  bool consistent_snapshot_present = true;
   KeyMap keys;
   std::map<std::string, KeyRole, std::less<>> roles;  // exactly root, timestamp, snapshot, targets
   json::Object unknown;
@@ -174,6 +177,8 @@ struct SuccinctRoles {
   json::Object unknown;
 
   std::string RoleForTarget(std::string_view target_path) const;
+  // All 2^bit_length names: up to 4 billion for bit_length 32, so only for tools that build
+  // repositories with a known small bit_length; clients use RoleForTarget / IsDelegatedRole.
   std::vector<std::string> RoleNames() const;
   bool IsDelegatedRole(std::string_view role_name) const;
 };
@@ -199,7 +204,7 @@ struct Targets {
   json::Value ToValue() const;
 
   // Verifies `envelope` of the delegated role `role_name` against this role's delegations.
-  // kNotFound (well, kBadMetadata) if no such delegated role exists.
+  // kBadMetadata if this role delegates to no role named `role_name`.
   Status VerifyDelegate(std::string_view role_name, const Envelope& envelope) const;
   Status VerifyDelegate(std::string_view role_name, std::string_view canonical_signed,
                         std::span<const Signature> signatures) const;

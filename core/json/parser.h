@@ -4,7 +4,8 @@
 // mismatched UTF-16 surrogate escapes, raw control characters inside strings, duplicate object
 // keys (a parser-differential attack vector), numbers with a fraction or exponent (canonical
 // JSON cannot encode them), integers outside int64, leading byte-order marks, trailing content.
-// Limits fail with kLimitExceeded. Never throws; never crashes on any input.
+// Limits fail with kLimitExceeded. Never throws; never crashes on any input. "-0" is the integer
+// 0. Thread-safety: Parse is reentrant.
 #ifndef MDU_CORE_JSON_PARSER_H_
 #define MDU_CORE_JSON_PARSER_H_
 
@@ -18,8 +19,12 @@ namespace mdu::json {
 
 struct ParseLimits {
   size_t max_bytes = 256u << 20;  // whole document
-  size_t max_depth = 64;          // nesting of arrays and objects
+  size_t max_depth = 64;          // nesting of arrays and objects; capped at kMaxSupportedDepth
 };
+
+// The parser recurses once per nesting level; this cap keeps any limit a caller sets within a
+// small, fixed stack budget.
+inline constexpr size_t kMaxSupportedDepth = 1000;
 
 Result<Value> Parse(std::string_view text, const ParseLimits& limits = {});
 

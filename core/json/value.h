@@ -25,6 +25,7 @@
 namespace mdu::json {
 
 class Value;
+class Parser;  // parser.cc: builds objects already sorted and checked without re-sorting
 using Array = std::vector<Value>;
 using Member = std::pair<std::string, Value>;
 using Object = std::vector<Member>;  // invariant inside a Value: sorted by key bytes, unique
@@ -47,6 +48,15 @@ class Value {
   Value(const char* s) : v_(std::string(s)) {}              // NOLINT
   Value(Array a) : v_(std::move(a)) {}                      // NOLINT
 
+  // Copies and moves are defined out of line: inlined std::variant copies and moves make
+  // g++ 12 -O2 report false -Wmaybe-uninitialized warnings in callers' code (vector growth,
+  // initializer lists), which -Werror turns into build failures.
+  Value(const Value& other);
+  Value& operator=(const Value& other);
+  Value(Value&& other) noexcept;
+  Value& operator=(Value&& other) noexcept;
+  ~Value();
+
   // Builds an object from members in any order: sorts them by key bytes. Duplicate keys are a
   // programming error here (the last one wins); the parser rejects duplicates in input.
   static Value MakeObject(Object members);
@@ -61,7 +71,8 @@ class Value {
   bool is_array() const { return type() == Type::kArray; }
   bool is_object() const { return type() == Type::kObject; }
 
-  // Unchecked accessors: the type must match (asserted in debug builds).
+  // Accessors without a Result: the type must match. A mismatch is a programming error and
+  // aborts the process in every build type (fail fast rather than read the wrong alternative).
   bool as_bool() const;
   int64_t as_int() const;
   const std::string& as_string() const;
@@ -73,7 +84,9 @@ class Value {
   const Value* Find(std::string_view key) const;
   Value* Find(std::string_view key);
 
-  // Object editing; keeps the sort invariant. Set replaces an existing member or inserts.
+  // Object editing; keeps the sort invariant. Set replaces an existing member or inserts; on a
+  // null Value it first turns it into an empty object, on any other non-object it aborts.
+  // Erase returns whether a member was removed (false on a non-object).
   // O(n) per call: build large objects with MakeObject instead.
   void Set(std::string key, Value value);
   bool Erase(std::string_view key);
@@ -81,6 +94,7 @@ class Value {
   friend bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
 
  private:
+  friend class Parser;
   struct ObjectTag {};
   Value(ObjectTag, Object members) : v_(std::move(members)) {}
 
@@ -89,8 +103,10 @@ class Value {
 };
 
 // Typed field access with errors that name the field and the expected type, e.g.
-// `field "version" must be an integer, got string`. `where` names the enclosing object for the
-// message (e.g. "snapshot meta \"targets.json\"").
+// `<where>: field "version" must be an integer, got string` or `<where>: missing field
+// "version"`, all with kBadMetadata. `where` names the enclosing object for the message (e.g.
+// "snapshot meta \"targets.json\""); an empty `where` drops the prefix. `object` not being an
+// object is also kBadMetadata. The pointer from RequireField borrows from `object`.
 Result<const Value*> RequireField(const Value& object, std::string_view key, Type type,
                                   std::string_view where);
 Result<int64_t> RequireInt(const Value& object, std::string_view key, std::string_view where);

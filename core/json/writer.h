@@ -7,7 +7,13 @@
 //
 // Standard: RFC 8259 JSON for files on disk and on the wire (control characters escaped, so
 // any JSON parser, including python's json module, reads it). Keys sorted; `indent` 0 writes a
-// compact form, otherwise one member per line with that many spaces per level.
+// compact form (":" and ","), otherwise one member per line with that many spaces per level and
+// ": " after keys, like python's json.dumps(indent=N, sort_keys=True, ensure_ascii=False).
+// A negative indent is treated as 0. Empty containers are written as [] and {}.
+//
+// Both write into one string reserved up front; AppendCanonical appends to *out. Strings are
+// written as their bytes: a Value built (not parsed) from invalid UTF-8 yields output that Parse
+// rejects. Neither function fails; both are reentrant.
 #ifndef MDU_CORE_JSON_WRITER_H_
 #define MDU_CORE_JSON_WRITER_H_
 

@@ -45,15 +45,17 @@ class PublicKey {
   static Result<PublicKey> FromTuf(const json::Value& key_object);
 
   KeyScheme scheme() const;
-  const json::Value& ToTuf() const;   // the exact object parsed (or generated)
-  const std::string& KeyId() const;   // lowercase hex sha256 of Canonical(ToTuf())
+  const json::Value& ToTuf() const;  // the exact object parsed (or generated)
+  const std::string& KeyId() const;  // lowercase hex sha256 of Canonical(ToTuf())
 
   // True iff `signature` is a valid signature of `message` under this key. Malformed
   // signatures are simply invalid (false), never a crash.
   bool Verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const;
 
+  // Internal to core/crypto (defined in keys.cc).
   struct Impl;
   explicit PublicKey(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  const Impl& impl() const { return *impl_; }
 
  private:
   std::shared_ptr<const Impl> impl_;
@@ -81,16 +83,23 @@ class PrivateKey final : public Signer {
 
   const PublicKey& public_key() const override { return public_key_; }
   Result<std::vector<uint8_t>> Sign(std::span<const uint8_t> message) const override;
-  // Secret bytes: the caller must wipe them (sodium_memzero) after use.
+  // Secret bytes: the caller must wipe them (WipeSecret below) after use.
   Result<std::vector<uint8_t>> ExportPkcs8Der() const;
 
+  // Internal to core/crypto (defined in keys.cc): wraps a loaded or generated secret key and
+  // derives its public key.
   struct Impl;
+  static Result<PrivateKey> FromImpl(std::unique_ptr<Impl> impl);
 
  private:
   PrivateKey(std::unique_ptr<Impl> impl, PublicKey public_key);
   std::unique_ptr<Impl> impl_;
   PublicKey public_key_;
 };
+
+// Overwrites secret bytes with zeros in a way the compiler cannot elide (sodium_memzero), for
+// callers that cannot include libsodium (it is linked PRIVATE to this module).
+void WipeSecret(std::span<uint8_t> secret);
 
 }  // namespace mdu::crypto
 

@@ -1,0 +1,68 @@
+#include "core/client/fetcher.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+#include <vector>
+
+namespace mdu::client {
+
+Result<std::string> Fetcher::FetchBytes(std::string_view url, uint64_t max_length) {
+  std::string body;
+  MDU_RETURN_IF_ERROR(Fetch(url, max_length, [&body](std::string_view chunk) -> Status {
+    body.append(chunk);
+    return {};
+  }));
+  return body;
+}
+
+Status FileFetcher::Fetch(std::string_view url, uint64_t max_length, const ChunkSink& sink) {
+  constexpr std::string_view kScheme = "file://";
+  std::string_view path_text = url;
+  if (path_text.substr(0, kScheme.size()) == kScheme) {
+    path_text.remove_prefix(kScheme.size());
+  }
+  const std::filesystem::path path(path_text);
+
+  std::error_code ec;
+  const bool is_file = std::filesystem::is_regular_file(path, ec);
+  if (!is_file) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return MakeError(ErrorKind::kDownload, "cannot read " + path.string() + ": " + ec.message());
+    }
+    return MakeError(ErrorKind::kNotFound, "no such file: " + path.string());
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > max_length) {
+    return MakeError(ErrorKind::kLimitExceeded, path.string() + " is " + std::to_string(size) +
+                                                    " bytes, more than the limit of " +
+                                                    std::to_string(max_length));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorKind::kDownload,
+                     "cannot open " + path.string() + ": " + std::strerror(errno));
+  }
+  std::vector<char> buffer(1 << 16);
+  uint64_t total = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto count = static_cast<uint64_t>(in.gcount());
+    if (count == 0) {
+      break;
+    }
+    if (total + count > max_length) {
+      return MakeError(ErrorKind::kLimitExceeded, path.string() + " grew beyond the limit of " +
+                                                      std::to_string(max_length) + " bytes");
+    }
+    total += count;
+    MDU_RETURN_IF_ERROR(sink(std::string_view(buffer.data(), count)));
+  }
+  if (in.bad()) {
+    return MakeError(ErrorKind::kDownload, "read error on " + path.string());
+  }
+  return {};
+}
+
+}  // namespace mdu::client

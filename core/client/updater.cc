@@ -1,0 +1,374 @@
+#include "core/client/updater.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/common/hex.h"
+#include "core/crypto/hash.h"
+#include "core/io/file.h"
+
+namespace mdu::client {
+namespace {
+
+Error WithContext(const Error& error, std::string_view context) {
+  return error.WithContext(context);
+}
+
+bool SameKeys(const metadata::KeyRole& a, const metadata::KeyRole& b) {
+  std::vector<std::string> ids_a = a.keyids;
+  std::vector<std::string> ids_b = b.keyids;
+  std::sort(ids_a.begin(), ids_a.end());
+  std::sort(ids_b.begin(), ids_b.end());
+  return ids_a == ids_b && a.threshold == b.threshold;
+}
+
+metadata::KeyRole KeysOf(const metadata::Root& root, std::string_view role) {
+  auto it = root.roles.find(role);
+  return it == root.roles.end() ? metadata::KeyRole{} : it->second;
+}
+
+bool IsTopLevelMetadataName(std::string_view role) {
+  return role == "root" || role == "timestamp" || role == "snapshot";
+}
+
+// The known hash algorithms a target lists; kBadMetadata when there is none we can check.
+Result<std::vector<crypto::HashAlgorithm>> KnownAlgorithms(const TargetMatch& match) {
+  std::vector<crypto::HashAlgorithm> algorithms;
+  for (const auto& [name, hex] : match.file.hashes) {
+    if (auto algorithm = crypto::HashAlgorithmFromName(name)) {
+      algorithms.push_back(*algorithm);
+    }
+  }
+  if (algorithms.empty()) {
+    return MakeError(ErrorKind::kBadMetadata,
+                     "target \"" + match.path + "\" lists no hash algorithm we support");
+  }
+  return algorithms;
+}
+
+// 5.7.2: the length and every listed hash we know must match.
+Status VerifyDigests(const TargetMatch& match, uint64_t length,
+                     const std::vector<std::pair<std::string, std::string>>& digests) {
+  const std::string what = "target \"" + match.path + "\" (role \"" + match.role + "\")";
+  if (length != static_cast<uint64_t>(match.file.length)) {
+    return MakeError(ErrorKind::kLengthMismatch, what + " is " + std::to_string(length) +
+                                                     " bytes, metadata says " +
+                                                     std::to_string(match.file.length));
+  }
+  for (const auto& [name, hex] : digests) {
+    for (const auto& [listed_name, listed_hex] : match.file.hashes) {
+      if (listed_name == name && listed_hex != hex) {
+        return MakeError(ErrorKind::kHashMismatch,
+                         what + " " + name + " is " + hex + ", metadata says " + listed_hex);
+      }
+    }
+  }
+  return {};
+}
+
+// Removes the temporary file unless released.
+class TempFile {
+ public:
+  TempFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~TempFile() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    if (!path_.empty()) {
+      ::unlink(path_.c_str());
+    }
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  Status Close() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+      return MakeError(ErrorKind::kIo, "cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    return {};
+  }
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+}  // namespace
+
+Updater::Updater(UpdaterConfig config, Fetcher& fetcher, MetadataStore& store, const Clock& clock)
+    : config_(std::move(config)), fetcher_(fetcher), store_(store), clock_(clock) {}
+
+Status Updater::Refresh() {
+  refreshed_ = false;
+  pending_.clear();
+  MDU_RETURN_IF_ERROR(LoadRoot());
+  MDU_RETURN_IF_ERROR(LoadTimestamp());
+  MDU_RETURN_IF_ERROR(LoadSnapshot());
+  MDU_RETURN_IF_ERROR(LoadTargets());
+  // All four steps verified: only now does the new state replace the stored one, so a rejected
+  // update leaves timestamp, snapshot and targets in the store exactly as they were.
+  for (const auto& [role, bytes] : pending_) {
+    MDU_RETURN_IF_ERROR(store_.Store(role, bytes));
+  }
+  pending_.clear();
+  refreshed_ = true;
+  return {};
+}
+
+std::string Updater::MetadataUrl(std::string_view role, std::optional<int64_t> version) const {
+  std::string url = config_.metadata_base_url + "/";
+  if (version) {
+    url += std::to_string(*version) + ".";
+  }
+  return url + PercentEncode(role) + ".json";
+}
+
+Status Updater::LoadRoot() {
+  trusted_.reset();
+  // 5.2: the trusted root from the store (shipped with the device).
+  Result<std::string> local = store_.Load("root", config_.root_max_length);
+  if (!local) {
+    return MakeError(WithContext(local.error(), "loading the trusted root"));
+  }
+  MDU_ASSIGN_OR_RETURN(trust::TrustedSet set, trust::TrustedSet::Create(*local, clock_.Now()));
+  trusted_.emplace(std::move(set));
+  initial_timestamp_keys_ = KeysOf(trusted_->root(), "timestamp");
+  initial_snapshot_keys_ = KeysOf(trusted_->root(), "snapshot");
+
+  // 5.3.2 - 5.3.8: walk the chain N+1, N+2, ... until the repository has no next version or
+  // the rotation budget (Y) is spent.
+  for (int i = 0; i < config_.max_root_rotations; ++i) {
+    const int64_t next = trusted_->root().common.version + 1;
+    Result<std::string> bytes =
+        fetcher_.FetchBytes(MetadataUrl("root", next), config_.root_max_length);
+    if (!bytes) {
+      if (bytes.error().kind() == ErrorKind::kNotFound) {
+        break;  // the latest root is reached
+      }
+      return MakeError(WithContext(bytes.error(), "root version " + std::to_string(next)));
+    }
+    MDU_RETURN_IF_ERROR(trusted_->UpdateRoot(*bytes));
+    MDU_RETURN_IF_ERROR(store_.Store("root", *bytes));  // 5.3.7
+  }
+  return {};
+}
+
+Status Updater::LoadTimestamp() {
+  const metadata::Root& root = trusted_->root();
+  // 5.3.11: after the timestamp or snapshot keys rotated, the stored timestamp and snapshot may
+  // be fast-forwarded by an attacker; forget them instead of using them as rollback baseline.
+  if (!SameKeys(initial_timestamp_keys_, KeysOf(root, "timestamp")) ||
+      !SameKeys(initial_snapshot_keys_, KeysOf(root, "snapshot"))) {
+    MDU_RETURN_IF_ERROR(store_.Remove("timestamp"));
+    MDU_RETURN_IF_ERROR(store_.Remove("snapshot"));
+  } else if (Result<std::string> local = store_.Load("timestamp", config_.timestamp_max_length)) {
+    // The stored copy is only a rollback baseline: if it no longer verifies it is ignored.
+    (void)trusted_->UpdateTimestamp(*local);
+  }
+
+  // 5.4.1: download timestamp.json, at most X bytes.
+  Result<std::string> fetched =
+      fetcher_.FetchBytes(MetadataUrl("timestamp", std::nullopt), config_.timestamp_max_length);
+  if (!fetched) {
+    return MakeError(WithContext(fetched.error(), "timestamp"));
+  }
+  std::string bytes = std::move(fetched).value();
+  Result<const metadata::Timestamp*> accepted = trusted_->UpdateTimestamp(bytes);
+  if (!accepted) {
+    // Same version as stored: nothing new, the stored copy stays trusted.
+    if (accepted.error().kind() == ErrorKind::kEqualVersion) {
+      return {};
+    }
+    return MakeError(accepted.error());
+  }
+  pending_.emplace_back("timestamp", std::move(bytes));  // 5.4.5, committed by Refresh
+  return {};
+}
+
+Status Updater::LoadSnapshot() {
+  // The stored snapshot is reused when it is the one timestamp lists (no download); otherwise it
+  // remains the rollback baseline for the new one, if it verified.
+  const metadata::MetaFile& meta = trusted_->timestamp()->snapshot_meta;
+  // 5.5.1: at most the length timestamp lists, else Y.
+  const uint64_t max_length =
+      meta.length ? static_cast<uint64_t>(*meta.length) : config_.snapshot_max_length;
+  if (Result<std::string> local = store_.Load("snapshot", max_length)) {
+    if (trusted_->UpdateSnapshot(*local, /*trusted_local=*/true)) {
+      return {};
+    }
+  }
+  const std::optional<int64_t> version =
+      trusted_->root().consistent_snapshot ? std::optional<int64_t>(meta.version) : std::nullopt;
+  Result<std::string> bytes = fetcher_.FetchBytes(MetadataUrl("snapshot", version), max_length);
+  if (!bytes) {
+    return MakeError(
+        WithContext(bytes.error(), "snapshot version " + std::to_string(meta.version)));
+  }
+  MDU_RETURN_IF_ERROR(trusted_->UpdateSnapshot(*bytes));
+  pending_.emplace_back("snapshot", std::move(*bytes));  // 5.5.7, committed by Refresh
+  return {};
+}
+
+Status Updater::LoadTargets() {
+  Result<const metadata::Targets*> targets = LoadDelegatedRole("targets", "root");
+  if (!targets) {
+    return MakeError(std::move(targets).error());
+  }
+  return {};
+}
+
+Result<const metadata::Targets*> Updater::LoadDelegatedRole(std::string_view role,
+                                                            std::string_view parent) {
+  if (const metadata::Targets* loaded = trusted_->TargetsRole(role)) {
+    return loaded;
+  }
+  if (IsTopLevelMetadataName(role)) {
+    return MakeError(ErrorKind::kBadMetadata, "role \"" + std::string(parent) +
+                                                  "\" delegates to reserved role name \"" +
+                                                  std::string(role) + "\"");
+  }
+  const metadata::Snapshot& snapshot = *trusted_->snapshot();
+  auto meta_it = snapshot.meta.find(std::string(role) + ".json");
+  if (meta_it == snapshot.meta.end()) {
+    // 5.6.1: only roles snapshot lists (extraneous dependencies).
+    return MakeError(ErrorKind::kBadMetadata, "role \"" + std::string(role) +
+                                                  "\" is not listed in snapshot version " +
+                                                  std::to_string(snapshot.common.version));
+  }
+  const metadata::MetaFile& meta = meta_it->second;
+  // 5.6.1: at most the length snapshot lists, else Z.
+  const uint64_t max_length =
+      meta.length ? static_cast<uint64_t>(*meta.length) : config_.targets_max_length;
+  // Stored copy first: valid if it is the version snapshot lists, with its hashes.
+  if (Result<std::string> local = store_.Load(role, max_length)) {
+    if (auto accepted = trusted_->UpdateDelegatedTargets(*local, role, parent)) {
+      return *accepted;
+    }
+  }
+  const std::optional<int64_t> version =
+      trusted_->root().consistent_snapshot ? std::optional<int64_t>(meta.version) : std::nullopt;
+  Result<std::string> bytes = fetcher_.FetchBytes(MetadataUrl(role, version), max_length);
+  if (!bytes) {
+    return MakeError(WithContext(bytes.error(), "role \"" + std::string(role) + "\" version " +
+                                                    std::to_string(meta.version)));
+  }
+  MDU_ASSIGN_OR_RETURN(const metadata::Targets* accepted,
+                       trusted_->UpdateDelegatedTargets(*bytes, role, parent));
+  // 5.6.6: top-level targets is committed with the rest of Refresh; delegated roles, loaded
+  // lazily after a successful Refresh, are persisted as soon as they are accepted.
+  if (refreshed_) {
+    MDU_RETURN_IF_ERROR(store_.Store(role, *bytes));
+  } else {
+    pending_.emplace_back(std::string(role), std::move(*bytes));
+  }
+  return accepted;
+}
+
+Result<std::optional<TargetMatch>> Updater::GetTargetInfo(std::string_view target_path) {
+  if (!refreshed_) {
+    MDU_RETURN_IF_ERROR(Refresh());
+  }
+  return trust::FindTarget(
+      target_path,
+      [this](std::string_view role, std::string_view parent) {
+        return LoadDelegatedRole(role, parent);
+      },
+      trust::SearchOptions{.max_roles_visited = config_.max_delegations});
+}
+
+std::string Updater::TargetUrl(const TargetMatch& match) const {
+  const std::string_view path = match.path;
+  const size_t slash = path.rfind('/');
+  const std::string_view dir = slash == std::string_view::npos ? "" : path.substr(0, slash + 1);
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  std::string url = config_.targets_base_url + "/" + std::string(dir);
+  const bool consistent = trusted_.has_value() && trusted_->root().consistent_snapshot;
+  // 5.7.2: HASH.FILENAME with consistent snapshots; the sha256 is required for that name.
+  if (consistent && config_.prefix_targets_with_hash) {
+    if (std::optional<std::string_view> sha256 = match.file.Sha256()) {
+      url += std::string(*sha256) + ".";
+    }
+  }
+  return url + std::string(name);
+}
+
+Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination) {
+  MDU_RETURN_IF_ERROR(metadata::ValidateTargetPath(match.path));
+  MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
+  if (trusted_.has_value() && trusted_->root().consistent_snapshot &&
+      config_.prefix_targets_with_hash && !match.file.Sha256()) {
+    return MakeError(ErrorKind::kBadMetadata,
+                     "target \"" + match.path + "\" has no sha256 for its consistent name");
+  }
+  std::filesystem::path directory = destination.parent_path();
+  if (directory.empty()) {
+    directory = ".";
+  }
+  std::string pattern =
+      (directory / ("." + destination.filename().string() + ".part-XXXXXX")).string();
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) {
+    return MakeError(ErrorKind::kIo, "cannot create a temporary file in " + directory.string() +
+                                         ": " + std::strerror(errno));
+  }
+  TempFile temp(pattern, fd);
+
+  crypto::MultiHasher hasher(algorithms);
+  // 5.7.2: at most the listed length; the fetcher enforces it (endless data).
+  Status fetched = fetcher_.Fetch(
+      TargetUrl(match), static_cast<uint64_t>(match.file.length),
+      [&](std::string_view chunk) -> Status {
+        hasher.Update(AsBytes(chunk));
+        size_t written = 0;
+        while (written < chunk.size()) {
+          const ssize_t n = ::write(temp.fd(), chunk.data() + written, chunk.size() - written);
+          if (n < 0) {
+            if (errno == EINTR) {
+              continue;
+            }
+            return MakeError(ErrorKind::kIo,
+                             "cannot write " + temp.path() + ": " + std::strerror(errno));
+          }
+          written += static_cast<size_t>(n);
+        }
+        return {};
+      });
+  if (!fetched) {
+    return MakeError(WithContext(fetched.error(), "target \"" + match.path + "\""));
+  }
+  const uint64_t length = hasher.length();
+  MDU_RETURN_IF_ERROR(VerifyDigests(match, length, hasher.FinishHex()));
+  MDU_RETURN_IF_ERROR(temp.Close());
+  if (::rename(temp.path().c_str(), destination.c_str()) != 0) {
+    return MakeError(ErrorKind::kIo, "cannot rename " + temp.path() + " to " +
+                                         destination.string() + ": " + std::strerror(errno));
+  }
+  temp.Release();
+  return io::SyncDirectory(directory);
+}
+
+Result<bool> Updater::IsCachedTargetValid(const TargetMatch& match,
+                                          const std::filesystem::path& path) {
+  MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return MakeError(ErrorKind::kIo, "cannot stat " + path.string() + ": " + ec.message());
+    }
+    return false;
+  }
+  MDU_ASSIGN_OR_RETURN(crypto::FileDigests digests, crypto::HashFile(path.string(), algorithms));
+  return static_cast<bool>(VerifyDigests(match, digests.length, digests.hex));
+}
+
+}  // namespace mdu::client

@@ -1,0 +1,310 @@
+#include "client-agent/cli.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client-agent/transport/scheme_fetcher.h"
+#include "client-agent/transport/url.h"
+#include "client-agent/tuf_client.h"
+#include "core/client/clock.h"
+#include "core/json/value.h"
+#include "core/json/writer.h"
+
+namespace mdu::agent {
+namespace {
+
+constexpr int kExitSuccess = 0;
+constexpr int kExitFailure = 1;
+
+struct CliOptions {
+  std::string metadata_dir;
+  std::string metadata_url;
+  std::vector<std::string> target_names;
+  std::string target_dir;
+  std::string target_base_url;
+  std::string root_file;
+  bool json = false;
+  int verbosity = 0;
+  int64_t timeout_s = 600;
+  int64_t connect_timeout_s = 30;
+  int64_t min_speed = 1024;
+  int64_t min_speed_time_s = 30;
+  std::string ca_file;
+  std::string proxy;
+};
+
+// Logs every request the updater makes (URLs without credentials, never bodies).
+class LoggingFetcher final : public client::Fetcher {
+ public:
+  explicit LoggingFetcher(client::Fetcher& inner) : inner_(inner) {}
+
+  Status Fetch(std::string_view url, uint64_t max_length, const client::ChunkSink& sink) override {
+    const std::string shown = RedactUrl(url);
+    spdlog::debug("GET {} (at most {} bytes)", shown, max_length);
+    uint64_t received = 0;
+    Status status = inner_.Fetch(url, max_length, [&](std::string_view chunk) {
+      received += chunk.size();
+      return sink(chunk);
+    });
+    if (status) {
+      spdlog::info("fetched {} ({} bytes)", shown, received);
+    } else if (status.error().kind() == ErrorKind::kNotFound) {
+      spdlog::info("not found: {}", shown);  // expected at the end of the root chain
+    } else {
+      spdlog::warn("{}: {}", shown, status.error().ToString());
+    }
+    return status;
+  }
+
+ private:
+  client::Fetcher& inner_;
+};
+
+void ConfigureLogging(int verbosity) {
+  auto logger = std::make_shared<spdlog::logger>("client-agent",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%e] [%l] %v");
+  logger->set_level(verbosity >= 2   ? spdlog::level::debug
+                    : verbosity == 1 ? spdlog::level::info
+                                     : spdlog::level::off);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
+json::Value VersionsJson(const TrustedVersions& versions) {
+  return json::Value::MakeObject({{"root", versions.root},
+                                  {"timestamp", versions.timestamp},
+                                  {"snapshot", versions.snapshot},
+                                  {"targets", versions.targets}});
+}
+
+void PrintJson(const json::Value& value) {
+  std::fputs((json::Serialize(value, 1) + "\n").c_str(), stdout);
+}
+
+// Reports a failure: one line on stderr, and the JSON object with --json.
+int Fail(const CliOptions& options, std::string_view command, const Error& error) {
+  std::fprintf(stderr, "client-agent: %.*s failed: %s\n", static_cast<int>(command.size()),
+               command.data(), OneLine(error.ToString()).c_str());
+  if (options.json) {
+    PrintJson(json::Value::MakeObject(
+        {{"command", command},
+         {"ok", false},
+         {"error", json::Value::MakeObject(
+                       {{"kind", ErrorKindName(error.kind())}, {"message", error.message()}})}}));
+  }
+  return kExitFailure;
+}
+
+Status Require(const std::string& value, std::string_view option, std::string_view command) {
+  if (!value.empty()) return {};
+  return MakeError(ErrorKind::kInvalidArgument,
+                   std::string(command) + " needs " + std::string(option));
+}
+
+Result<std::unique_ptr<client::Fetcher>> MakeFetcher(const CliOptions& options) {
+  if (options.timeout_s < 0 || options.connect_timeout_s < 0 || options.min_speed < 0 ||
+      options.min_speed_time_s < 0) {
+    return MakeError(ErrorKind::kInvalidArgument, "timeouts and speeds must not be negative");
+  }
+  CurlFetcherOptions transport;
+  transport.total_timeout = std::chrono::seconds(options.timeout_s);
+  transport.connect_timeout = std::chrono::seconds(options.connect_timeout_s);
+  transport.low_speed_limit = static_cast<uint64_t>(options.min_speed);
+  transport.low_speed_time = std::chrono::seconds(options.min_speed_time_s);
+  if (!options.ca_file.empty()) transport.ca_file = options.ca_file;
+  if (!options.proxy.empty()) transport.proxy = options.proxy;
+  MDU_ASSIGN_OR_RETURN(std::unique_ptr<SchemeFetcher> fetcher,
+                       MakeDefaultFetcher(std::move(transport)));
+  return std::unique_ptr<client::Fetcher>(std::move(fetcher));
+}
+
+RepositoryLocation LocationOf(const CliOptions& options) {
+  return RepositoryLocation{.metadata_dir = options.metadata_dir,
+                            .metadata_url = options.metadata_url,
+                            .target_base_url = options.target_base_url};
+}
+
+int RunInit(const CliOptions& options) {
+  constexpr std::string_view kCommand = "init";
+  if (Status ok = Require(options.metadata_dir, "--metadata-dir", kCommand); !ok) {
+    return Fail(options, kCommand, ok.error());
+  }
+  const client::SystemClock clock;
+  Result<int64_t> version = InitTrustedRoot(options.metadata_dir, options.root_file, clock);
+  if (!version) return Fail(options, kCommand, version.error());
+  spdlog::info("trusting root version {} from {}", *version, options.root_file);
+  if (options.json) {
+    PrintJson(json::Value::MakeObject({{"command", kCommand},
+                                       {"ok", true},
+                                       {"metadata_dir", options.metadata_dir},
+                                       {"root_version", *version}}));
+  } else {
+    std::printf("trusted root version %lld stored in %s\n", static_cast<long long>(*version),
+                options.metadata_dir.c_str());
+  }
+  return kExitSuccess;
+}
+
+int RunRefresh(const CliOptions& options) {
+  constexpr std::string_view kCommand = "refresh";
+  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
+                             std::pair{&options.metadata_url, "--metadata-url"}}) {
+    if (Status ok = Require(*value, name, kCommand); !ok)
+      return Fail(options, kCommand, ok.error());
+  }
+  Result<std::unique_ptr<client::Fetcher>> transport = MakeFetcher(options);
+  if (!transport) return Fail(options, kCommand, transport.error());
+  LoggingFetcher fetcher(**transport);
+  const client::SystemClock clock;  // read now: libfaketime can shift it
+  Result<TrustedVersions> versions = RefreshMetadata(LocationOf(options), fetcher, clock);
+  if (!versions) return Fail(options, kCommand, versions.error());
+  if (options.json) {
+    PrintJson(json::Value::MakeObject(
+        {{"command", kCommand}, {"ok", true}, {"trusted", VersionsJson(*versions)}}));
+  } else {
+    std::printf("trusted: root v%lld, timestamp v%lld, snapshot v%lld, targets v%lld\n",
+                static_cast<long long>(versions->root), static_cast<long long>(versions->timestamp),
+                static_cast<long long>(versions->snapshot),
+                static_cast<long long>(versions->targets));
+  }
+  return kExitSuccess;
+}
+
+int RunDownload(const CliOptions& options) {
+  constexpr std::string_view kCommand = "download";
+  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
+                             std::pair{&options.metadata_url, "--metadata-url"},
+                             std::pair{&options.target_dir, "--target-dir"},
+                             std::pair{&options.target_base_url, "--target-base-url"}}) {
+    if (Status ok = Require(*value, name, kCommand); !ok)
+      return Fail(options, kCommand, ok.error());
+  }
+  if (options.target_names.empty()) {
+    return Fail(options, kCommand,
+                Error(ErrorKind::kInvalidArgument, "download needs at least one --target-name"));
+  }
+  Result<std::unique_ptr<client::Fetcher>> transport = MakeFetcher(options);
+  if (!transport) return Fail(options, kCommand, transport.error());
+  LoggingFetcher fetcher(**transport);
+  const client::SystemClock clock;
+  TrustedVersions versions;
+  Result<std::vector<TargetResult>> results = DownloadTargets(
+      LocationOf(options), options.target_names, options.target_dir, fetcher, clock, &versions);
+  if (!results) return Fail(options, kCommand, results.error());
+  json::Array targets;
+  for (const TargetResult& result : *results) {
+    if (options.json) {
+      targets.push_back(json::Value::MakeObject({{"name", result.name},
+                                                 {"role", result.role},
+                                                 {"length", result.length},
+                                                 {"file", result.file.string()},
+                                                 {"downloaded", result.downloaded}}));
+    } else {
+      std::printf("%s %s -> %s\n", result.downloaded ? "downloaded" : "up to date",
+                  result.name.c_str(), result.file.c_str());
+    }
+  }
+  if (options.json) {
+    PrintJson(json::Value::MakeObject({{"command", kCommand},
+                                       {"ok", true},
+                                       {"trusted", VersionsJson(versions)},
+                                       {"targets", std::move(targets)}}));
+  }
+  return kExitSuccess;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CliOptions options;
+  CLI::App app{
+      "client-agent: the device side of the medical-device update system.\n"
+      "TUF client mode: init (trust a root file), refresh (update trusted metadata),\n"
+      "download (refresh, then fetch verified targets). Exit status 0 on success, 1 on "
+      "failure."};
+  app.name("client-agent");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+
+  app.add_option("--metadata-dir", options.metadata_dir,
+                 "directory of the trusted metadata (root.json, timestamp.json, ...)");
+  app.add_option("--metadata-url", options.metadata_url,
+                 "base URL of the repository's metadata (http://, https:// or file://)");
+  // Exactly one value per occurrence, taken verbatim: a target may be called "refresh" or "-x".
+  app.add_option("--target-name", options.target_names,
+                 "target path to download (repeat the option for several)")
+      ->allow_extra_args(false);
+  app.add_option("--target-dir", options.target_dir, "directory that receives the targets");
+  app.add_option("--target-base-url", options.target_base_url, "base URL of the targets");
+  app.add_flag("--json", options.json, "print the result as one JSON object on stdout");
+  app.add_flag("-v,--verbose", options.verbosity,
+               "log to stderr (-v requests and results, -vv every decision)");
+  app.add_option("--timeout", options.timeout_s,
+                 "seconds a single download may take in total (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--connect-timeout", options.connect_timeout_s,
+                 "seconds to establish a connection")
+      ->capture_default_str();
+  app.add_option("--min-speed", options.min_speed,
+                 "bytes/s below which a download is aborted (slow retrieval; 0: off)")
+      ->capture_default_str();
+  app.add_option("--min-speed-time", options.min_speed_time_s,
+                 "seconds a download may stay below --min-speed")
+      ->capture_default_str();
+  app.add_option("--ca-file", options.ca_file,
+                 "PEM file of trusted CAs for https (default: system)");
+  app.add_option("--proxy", options.proxy,
+                 "HTTP(S) proxy URL (environment proxy variables are ignored)");
+
+  CLI::App* init = app.add_subcommand("init", "trust ROOT_FILE as the first root (no network)");
+  init->add_option("ROOT_FILE", options.root_file, "root metadata shipped with the device")
+      ->required();
+  CLI::App* refresh = app.add_subcommand(
+      "refresh", "update the trusted metadata from --metadata-url (TUF client workflow)");
+  refresh->footer(
+      "Needs the global options --metadata-url and --metadata-dir (before 'refresh').\n");
+  init->footer("Needs the global option --metadata-dir (before 'init').\n");
+  CLI::App* download = app.add_subcommand(
+      "download", "refresh, then download each --target-name verified into --target-dir");
+  download->footer(
+      "Each target is stored as --target-dir/<target path percent-encoded> (python-tuf's\n"
+      "quote(path, '')); a copy there whose length and hashes match is not fetched again.\n"
+      "Global options (--metadata-url, --target-name, ...) come before the subcommand: see\n"
+      "client-agent --help.\n");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);  // prints help (code 0) or the usage error
+    return code == 0 ? kExitSuccess : kExitFailure;
+  }
+
+  ConfigureLogging(options.verbosity);
+  try {
+    if (init->parsed()) return RunInit(options);
+    if (refresh->parsed()) return RunRefresh(options);
+    if (download->parsed()) return RunDownload(options);
+  } catch (const std::exception& error) {
+    // Nothing of ours throws; this is the edge for std::bad_alloc and library surprises.
+    return Fail(options, "client-agent", Error(ErrorKind::kInternal, error.what()));
+  }
+  return kExitFailure;
+}
+
+}  // namespace mdu::agent

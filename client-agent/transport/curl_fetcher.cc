@@ -1,0 +1,252 @@
+#include "client-agent/transport/curl_fetcher.h"
+
+#include <curl/curl.h>
+
+#include <array>
+#include <mutex>
+#include <utility>
+
+#include "client-agent/transport/url.h"
+
+namespace mdu::agent {
+namespace {
+
+// curl_global_init is not guaranteed thread-safe on every build of libcurl; run it once. It is
+// never undone: the process keeps libcurl until it exits.
+CURLcode GlobalInit() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
+}
+
+// "http" or "https", or empty for anything else.
+std::string HttpScheme(std::string_view url) {
+  std::string scheme = UrlScheme(url);
+  return scheme == "http" || scheme == "https" ? scheme : std::string();
+}
+
+// The state of one Fetch, shared with the libcurl callbacks.
+struct Transfer {
+  CURL* curl = nullptr;
+  const client::ChunkSink* sink = nullptr;
+  std::string url;  // redacted, for messages
+  uint64_t max_length = 0;
+  uint64_t received = 0;
+  bool follow_redirects = false;
+  std::optional<Error> error;  // set by a callback when it aborts the transfer
+};
+
+Error StatusError(long status, const std::string& url) {
+  // python-tuf's updater (ngclient) treats 403 and 404 as "not found"; see the header.
+  if (status == 404 || status == 403) {
+    return Error(ErrorKind::kNotFound, "HTTP " + std::to_string(status) + " for " + url);
+  }
+  return Error(ErrorKind::kDownload, "HTTP " + std::to_string(status) + " for " + url);
+}
+
+// Called once per header line; an empty line ends a response's header block. The decision
+// whether to accept the response is taken there, before any body byte reaches the sink.
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  if (line != "\r\n" && line != "\n") return bytes;
+
+  long status = 0;
+  curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200) return bytes;  // 1xx interim response; the real one follows
+  if (status >= 300 && status < 400 && transfer->follow_redirects) return bytes;
+  if (status >= 300) {
+    transfer->error = StatusError(status, transfer->url);
+    return 0;
+  }
+  curl_off_t content_length = -1;
+  curl_easy_getinfo(transfer->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
+  if (content_length >= 0 && static_cast<uint64_t>(content_length) > transfer->max_length) {
+    transfer->error =
+        Error(ErrorKind::kLimitExceeded,
+              transfer->url + " announces " + std::to_string(content_length) +
+                  " bytes, more than the limit of " + std::to_string(transfer->max_length));
+    return 0;
+  }
+  return bytes;
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (bytes > transfer->max_length - transfer->received) {
+    transfer->error =
+        Error(ErrorKind::kLimitExceeded, transfer->url + " sent more than the limit of " +
+                                             std::to_string(transfer->max_length) + " bytes");
+    return 0;  // any count other than `bytes` makes libcurl abort with CURLE_WRITE_ERROR
+  }
+  transfer->received += bytes;
+  Status status = (*transfer->sink)(std::string_view(data, bytes));
+  if (!status) {
+    transfer->error = std::move(status).error();
+    return 0;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+struct CurlFetcher::Handle {
+  explicit Handle(CURL* handle) : curl(handle) {}
+  ~Handle() { curl_easy_cleanup(curl); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  CURL* curl;
+  std::array<char, CURL_ERROR_SIZE> error_buffer{};
+};
+
+namespace {
+
+// Options that stay the same for every request of a handle.
+Status ConfigureHandle(CURL* curl, char* error_buffer, const CurlFetcherOptions& options) {
+  auto check = [](CURLcode code, std::string_view what) -> Status {
+    if (code == CURLE_OK) return {};
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "libcurl rejected " + std::string(what) + ": " + curl_easy_strerror(code));
+  };
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer), "error buffer"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L), "nosignal"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L), "verifypeer"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L), "verifyhost"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)),
+            "TLS version"));
+  if (options.ca_file) {
+    MDU_RETURN_IF_ERROR(
+        check(curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file->c_str()), "CA file"));
+  }
+  // An empty proxy string disables every proxy, including those from the environment.
+  MDU_RETURN_IF_ERROR(check(
+      curl_easy_setopt(curl, CURLOPT_PROXY, options.proxy ? options.proxy->c_str() : ""), "proxy"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, options.follow_redirects ? 1L : 0L),
+            "redirects"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects)),
+            "max redirects"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                             static_cast<long>(options.total_timeout.count() * 1000)),
+            "total timeout"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                             static_cast<long>(options.connect_timeout.count() * 1000)),
+            "connect timeout"));
+  MDU_RETURN_IF_ERROR(check(
+      curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_limit)),
+      "low speed limit"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                                             static_cast<long>(options.low_speed_time.count())),
+                            "low speed time"));
+  MDU_RETURN_IF_ERROR(
+      check(curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str()), "user agent"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader), "header"));
+  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody), "write"));
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CurlFetcher>> CurlFetcher::Create(CurlFetcherOptions options) {
+  if (const CURLcode code = GlobalInit(); code != CURLE_OK) {
+    return MakeError(ErrorKind::kInternal,
+                     std::string("libcurl initialization failed: ") + curl_easy_strerror(code));
+  }
+  if (options.max_redirects < 0) {
+    return MakeError(ErrorKind::kInvalidArgument, "max_redirects must be >= 0");
+  }
+  if (options.low_speed_limit > 0 && options.low_speed_time.count() <= 0) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "low_speed_time must be positive when low_speed_limit is set");
+  }
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return MakeError(ErrorKind::kInternal, "curl_easy_init failed");
+  auto handle = std::make_unique<Handle>(curl);
+  MDU_RETURN_IF_ERROR(ConfigureHandle(curl, handle->error_buffer.data(), options));
+  return std::unique_ptr<CurlFetcher>(new CurlFetcher(std::move(options), std::move(handle)));
+}
+
+CurlFetcher::CurlFetcher(CurlFetcherOptions options, std::unique_ptr<Handle> handle)
+    : options_(std::move(options)), handle_(std::move(handle)) {}
+
+CurlFetcher::~CurlFetcher() = default;
+
+Status CurlFetcher::Fetch(std::string_view url, uint64_t max_length,
+                          const client::ChunkSink& sink) {
+  const std::string scheme = HttpScheme(url);
+  if (scheme.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument, "not an http(s) URL: " + RedactUrl(url));
+  }
+  CURL* curl = handle_->curl;
+  Transfer transfer;
+  transfer.curl = curl;
+  transfer.sink = &sink;
+  transfer.url = RedactUrl(url);
+  transfer.max_length = max_length;
+  transfer.follow_redirects = options_.follow_redirects;
+
+  const std::string url_text(url);
+  handle_->error_buffer[0] = '\0';
+  curl_easy_setopt(curl, CURLOPT_URL, url_text.c_str());
+  // Redirects, when allowed, never change the scheme (no https -> http downgrade).
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, scheme.c_str());
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  const CURLcode code = curl_easy_perform(curl);
+  // The handle keeps pointers to `transfer`; clear them so a stale one is never used.
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+
+  if (transfer.error) return MakeError(std::move(*transfer.error));
+  const std::string detail =
+      handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_OK: {
+      long status = 0;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      if (status < 200 || status >= 300) return MakeError(StatusError(status, transfer.url));
+      return {};
+    }
+    case CURLE_OPERATION_TIMEDOUT: {
+      curl_off_t connect_time = 0;
+      curl_off_t total_time = 0;
+      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_time);
+      curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total_time);
+      if (connect_time == 0) {
+        return MakeError(ErrorKind::kDownload, "cannot connect to " + transfer.url + ": " + detail);
+      }
+      // libcurl reports both cutoffs as CURLE_OPERATION_TIMEDOUT; the elapsed time tells them
+      // apart (its timer may stop a little before the configured total, hence the slack).
+      constexpr curl_off_t kSlackMicros = 250000;
+      const bool total_exceeded =
+          options_.total_timeout.count() > 0 &&
+          total_time + kSlackMicros >=
+              static_cast<curl_off_t>(options_.total_timeout.count()) * 1000000;
+      const std::string reason =
+          total_exceeded
+              ? "not complete after " + std::to_string(options_.total_timeout.count()) + " s"
+              : "slower than " + std::to_string(options_.low_speed_limit) + " bytes/s for " +
+                    std::to_string(options_.low_speed_time.count()) + " s";
+      return MakeError(ErrorKind::kSlowRetrieval, transfer.url + ": " + reason + " (" +
+                                                      std::to_string(transfer.received) +
+                                                      " bytes received)");
+    }
+    case CURLE_FILESIZE_EXCEEDED:
+      return MakeError(ErrorKind::kLimitExceeded, transfer.url + ": " + detail);
+    default:
+      return MakeError(ErrorKind::kDownload, "GET " + transfer.url + " failed: " + detail);
+  }
+}
+
+}  // namespace mdu::agent

@@ -1,0 +1,58 @@
+#include "client-agent/transport/scheme_fetcher.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/unit/agent/test_http_server.h"
+
+namespace mdu::agent {
+namespace {
+
+TEST(SchemeFetcherTest, ParsesSchemes) {
+  EXPECT_EQ(UrlScheme("HTTPS://example.org/x"), "https");
+  EXPECT_EQ(UrlScheme("file:///tmp/x"), "file");
+  EXPECT_EQ(UrlScheme("/tmp/x"), "");
+  EXPECT_EQ(UrlScheme("://x"), "");
+  EXPECT_EQ(UrlScheme("ht tp://x"), "");
+}
+
+TEST(SchemeFetcherTest, DispatchesHttpAndFileByScheme) {
+  testing::TestHttpServer server([](const std::string&) {
+    testing::TestResponse response;
+    response.body = "from http";
+    return response;
+  });
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("scheme_fetcher_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "local.json") << "from file";
+
+  auto fetcher = MakeDefaultFetcher();
+  ASSERT_TRUE(fetcher) << fetcher.error().ToString();
+  auto http = (*fetcher)->FetchBytes(server.Url("/x"), 100);
+  ASSERT_TRUE(http) << http.error().ToString();
+  EXPECT_EQ(*http, "from http");
+  auto file = (*fetcher)->FetchBytes("file://" + (dir / "local.json").string(), 100);
+  ASSERT_TRUE(file) << file.error().ToString();
+  EXPECT_EQ(*file, "from file");
+  auto missing = (*fetcher)->FetchBytes("file://" + (dir / "missing.json").string(), 100);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind(), ErrorKind::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SchemeFetcherTest, RejectsUnknownOrMissingScheme) {
+  auto fetcher = MakeDefaultFetcher();
+  ASSERT_TRUE(fetcher);
+  for (const char* url : {"ftp://host/x", "gopher://host/x", "/plain/path"}) {
+    auto result = (*fetcher)->FetchBytes(url, 100);
+    ASSERT_FALSE(result) << url;
+    EXPECT_EQ(result.error().kind(), ErrorKind::kInvalidArgument) << url;
+  }
+}
+
+}  // namespace
+}  // namespace mdu::agent

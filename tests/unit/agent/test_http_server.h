@@ -1,0 +1,76 @@
+// A minimal HTTP/1.1 server on 127.0.0.1 (ephemeral port) for transport tests, with POSIX
+// sockets and one thread per connection. It understands just enough of HTTP for GET requests
+// with keep-alive, and can misbehave on purpose: endless bodies, trickling one byte at a time,
+// lying Content-Length. Test-only code.
+//
+// Thread-safety: the handler runs on connection threads; counters are atomic. The destructor
+// stops every thread (misbehaving streams notice within ~50 ms).
+#ifndef MDU_TESTS_UNIT_AGENT_TEST_HTTP_SERVER_H_
+#define MDU_TESTS_UNIT_AGENT_TEST_HTTP_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mdu::agent::testing {
+
+struct TestResponse {
+  enum class Mode {
+    kNormal,   // status, headers, body; keep-alive
+    kEndless,  // 200, no Content-Length, body bytes forever, then close
+    kTrickle,  // 200, Content-Length = body size, one byte every `trickle_interval`
+  };
+  int status = 200;
+  std::string body;
+  // Overrides the Content-Length header (kNormal): a lie in either direction. The connection
+  // is closed after such a response.
+  std::optional<uint64_t> content_length;
+  std::vector<std::pair<std::string, std::string>> headers;
+  Mode mode = Mode::kNormal;
+  std::chrono::milliseconds trickle_interval{1000};
+};
+
+class TestHttpServer {
+ public:
+  using Handler = std::function<TestResponse(const std::string& path)>;
+
+  explicit TestHttpServer(Handler handler);
+  ~TestHttpServer();
+  TestHttpServer(const TestHttpServer&) = delete;
+  TestHttpServer& operator=(const TestHttpServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string Url(const std::string& path) const;  // "http://127.0.0.1:<port><path>"
+  int connections() const { return connections_.load(); }
+  int requests() const { return requests_.load(); }
+  // Body bytes written by misbehaving streams (to check that a client stopped reading).
+  uint64_t streamed_bytes() const { return streamed_bytes_.load(); }
+  std::vector<std::string> request_paths() const;
+
+ private:
+  void AcceptLoop();
+  void Serve(int fd);
+  bool SendAll(int fd, const std::string& data);
+
+  Handler handler_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::atomic<int> requests_{0};
+  std::atomic<uint64_t> streamed_bytes_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::string> paths_;
+  std::vector<std::thread> workers_;
+  std::thread acceptor_;
+};
+
+}  // namespace mdu::agent::testing
+
+#endif  // MDU_TESTS_UNIT_AGENT_TEST_HTTP_SERVER_H_

@@ -1,0 +1,163 @@
+#include "repo-server/repository.h"
+
+#include <utility>
+
+#include "core/trust/trusted_set.h"
+
+namespace mdu::server {
+namespace {
+
+bool IsLowerHexSha256(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The stored root chain must continue the configured trust anchor (5.3, as a client would).
+Status CheckStoredRootChain(const RepositoryView& view, std::string_view bootstrap_root,
+                            UnixSeconds now) {
+  auto set = trust::TrustedSet::Create(bootstrap_root, now);
+  if (!set) return MakeError(set.error().WithContext("configured trusted root"));
+  if (!view.initialized()) return {};
+  int64_t configured = set->root().common.version;
+  int64_t stored = view.CurrentVersion("root");
+  if (configured > stored) {
+    return MakeError(ErrorKind::kBadVersion,
+                     "configured trusted root version " + std::to_string(configured) +
+                         " is newer than the stored root version " + std::to_string(stored));
+  }
+  const SharedBytes* same = view.Find("root", configured);
+  if (same == nullptr || **same != bootstrap_root) {
+    return MakeError(ErrorKind::kBadVersion, "stored root version " + std::to_string(configured) +
+                                                 " differs from the configured trusted root");
+  }
+  for (int64_t version = configured + 1; version <= stored; ++version) {
+    const SharedBytes* next = view.Find("root", version);
+    if (next == nullptr) {
+      return MakeError(ErrorKind::kNotFound,
+                       "stored root chain misses version " + std::to_string(version));
+    }
+    auto root = set->UpdateRoot(**next);
+    if (!root) {
+      return MakeError(root.error().WithContext("stored root version " + std::to_string(version)));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+PublishSession::~PublishSession() {
+  if (committed_) return;
+  if (open_ && !open_->blob_id.empty()) staged_ids_.push_back(open_->blob_id);
+  for (const std::string& id : staged_ids_) (void)store_.DiscardBlob(id);
+}
+
+Status PublishSession::AddMetadata(std::string_view name, std::string_view bytes) {
+  MDU_RETURN_IF_ERROR(ParseMetadataName(name));
+  if (input_.metadata.size() >= kMaxMetadataFiles) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "more than " + std::to_string(kMaxMetadataFiles) + " metadata files");
+  }
+  if (bytes.size() > kMaxMetadataFileBytes) {
+    return MakeError(
+        ErrorKind::kInvalidArgument,
+        std::string(name) + " is larger than " + std::to_string(kMaxMetadataFileBytes) + " bytes");
+  }
+  if (!input_.metadata.emplace(std::string(name), std::string(bytes)).second) {
+    return MakeError(ErrorKind::kInvalidArgument, std::string(name) + " uploaded twice");
+  }
+  metadata_bytes_ += bytes.size();
+  return {};
+}
+
+Status PublishSession::AddTargetChunk(std::string_view sha256, uint64_t offset,
+                                      std::string_view data) {
+  if (!open_ || open_->declared_sha256 != sha256) {
+    if (open_) MDU_RETURN_IF_ERROR(FinishBlob());
+    if (!IsLowerHexSha256(sha256)) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "target chunk: sha256 must be 64 lowercase hex digits");
+    }
+    for (const StagedTarget& staged : input_.targets) {
+      if (staged.sha256 == sha256) {
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "target " + std::string(sha256) + " uploaded twice");
+      }
+    }
+    MDU_ASSIGN_OR_RETURN(auto writer, store_.NewBlob());
+    open_.emplace();
+    open_->declared_sha256 = std::string(sha256);
+    open_->writer = std::move(writer);
+  }
+  if (offset != open_->length) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "target " + std::string(sha256) + ": chunk at offset " +
+                         std::to_string(offset) + ", expected " + std::to_string(open_->length));
+  }
+  if (data.size() > kBlobChunkBytes) {
+    return MakeError(ErrorKind::kInvalidArgument, "target chunk larger than 1 MiB");
+  }
+  open_->sha256.Update(data);
+  open_->sha512.Update(data);
+  open_->length += data.size();
+  return open_->writer->Append(data);
+}
+
+Status PublishSession::FinishBlob() {
+  if (!open_) return {};
+  OpenBlob blob = std::move(*open_);
+  open_.reset();
+  MDU_ASSIGN_OR_RETURN(std::string id, blob.writer->Finish());
+  staged_ids_.push_back(id);
+  StagedTarget staged{id, blob.length, blob.sha256.FinishHex(), blob.sha512.FinishHex()};
+  if (staged.sha256 != blob.declared_sha256) {
+    return MakeError(ErrorKind::kHashMismatch, "uploaded target declared as sha256 " +
+                                                   blob.declared_sha256 + " hashes to " +
+                                                   staged.sha256);
+  }
+  input_.targets.push_back(std::move(staged));
+  return {};
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Store> store,
+                                                     std::string bootstrap_root,
+                                                     const Clock& clock) {
+  MDU_ASSIGN_OR_RETURN(auto entries, store->AllMetadata());
+  MDU_ASSIGN_OR_RETURN(auto current, store->CurrentVersions());
+  MDU_ASSIGN_OR_RETURN(auto view, RepositoryView::Build(entries, current));
+  MDU_RETURN_IF_ERROR(CheckStoredRootChain(*view, bootstrap_root, clock.Now()));
+  return std::unique_ptr<Repository>(
+      new Repository(std::move(store), std::move(bootstrap_root), clock, std::move(view)));
+}
+
+Result<PublishOutcome> Repository::Publish(PublishSession& session) {
+  MDU_RETURN_IF_ERROR(session.FinishBlob());
+  std::lock_guard lock(publish_mu_);
+  std::shared_ptr<const RepositoryView> current = view_.load();
+  StoredTargetLookup lookup = [this](std::string_view sha256) -> std::optional<uint64_t> {
+    auto info = store_->GetTarget(sha256);
+    if (!info) return std::nullopt;
+    return info->length;
+  };
+  MDU_ASSIGN_OR_RETURN(PublishPlan plan, VerifyPublish(*current, bootstrap_root_, session.input_,
+                                                       clock_.Now(), lookup));
+  MDU_RETURN_IF_ERROR(store_->Commit(plan.batch));
+  session.committed_ = true;
+  // Staged blobs that the commit did not reference (duplicates of stored content).
+  for (const std::string& id : plan.unused_blob_ids) (void)store_->DiscardBlob(id);
+  auto next = current->With(plan.batch);
+  if (!next) {
+    // Committed but unreadable: cannot happen for verified metadata; keep serving the old view
+    // until a restart rebuilds it from the store.
+    return MakeError(next.error().WithContext("rebuilding the view after commit"));
+  }
+  view_.store(*next);
+  if (listener_) listener_(**next);
+  PublishOutcome outcome;
+  outcome.roles = (*next)->current();
+  outcome.targets_stored = static_cast<uint32_t>(plan.batch.targets.size());
+  return outcome;
+}
+
+}  // namespace mdu::server

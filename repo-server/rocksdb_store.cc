@@ -1,0 +1,444 @@
+#include "repo-server/rocksdb_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <charconv>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <utility>
+
+namespace mdu::server {
+namespace {
+
+// Key layout (role names and ids never contain '/': the service validates them).
+//   m/<role>/<version, 20 digits>   metadata bytes
+//   c/<role>                        current version (decimal)
+//   bm/<blob id>                    "s <length>" staged or "c <length>" committed
+//   b/<blob id>/<index, 12 digits>  blob chunk
+//   t/<sha256>                      "<blob id> <length>"
+//   r/<kind>/<id>                   report record
+//   ra/<sequence, 20 digits>        "<kind>/<id>": arrival order
+//   d/<device id>                   device record
+std::string Padded(uint64_t value, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*llu", width, static_cast<unsigned long long>(value));
+  return buf;
+}
+std::string MetadataKey(std::string_view role, int64_t version) {
+  return "m/" + std::string(role) + "/" + Padded(static_cast<uint64_t>(version), 20);
+}
+std::string ChunkKey(std::string_view blob_id, uint64_t index) {
+  return "b/" + std::string(blob_id) + "/" + Padded(index, 12);
+}
+std::string BlobMetaKey(std::string_view blob_id) { return "bm/" + std::string(blob_id); }
+char KindChar(ReportKind kind) { return kind == ReportKind::kInstallation ? 'i' : 's'; }
+std::string ReportKey(ReportKind kind, std::string_view id) {
+  return std::string("r/") + KindChar(kind) + "/" + std::string(id);
+}
+
+template <class T>
+bool ParseNumber(std::string_view text, T& out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// Records are a sequence of length-prefixed fields: "<decimal length>:<bytes>".
+class Encoder {
+ public:
+  Encoder& Add(std::string_view field) {
+    out_ += std::to_string(field.size());
+    out_ += ':';
+    out_ += field;
+    return *this;
+  }
+  Encoder& Add(int64_t value) { return Add(std::to_string(value)); }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(std::string_view in) : in_(in) {}
+  bool Next(std::string& field) {
+    size_t colon = in_.find(':');
+    size_t length = 0;
+    if (colon == std::string_view::npos || !ParseNumber(in_.substr(0, colon), length) ||
+        in_.size() - colon - 1 < length) {
+      return false;
+    }
+    field.assign(in_.substr(colon + 1, length));
+    in_.remove_prefix(colon + 1 + length);
+    return true;
+  }
+  bool Next(int64_t& value) {
+    std::string field;
+    return Next(field) && ParseNumber(field, value);
+  }
+
+ private:
+  std::string_view in_;
+};
+
+std::string EncodeReport(const ReportRecord& r) {
+  return Encoder()
+      .Add(KindChar(r.kind) == 'i' ? "i" : "s")
+      .Add(r.id)
+      .Add(r.device_id)
+      .Add(r.release)
+      .Add(r.success ? "1" : "0")
+      .Add(r.received_time)
+      .Add(static_cast<int64_t>(r.sequence))
+      .Add(r.payload)
+      .Take();
+}
+
+Result<ReportRecord> DecodeReport(std::string_view bytes) {
+  Decoder d(bytes);
+  ReportRecord r;
+  std::string kind, success;
+  int64_t sequence = 0;
+  if (!d.Next(kind) || !d.Next(r.id) || !d.Next(r.device_id) || !d.Next(r.release) ||
+      !d.Next(success) || !d.Next(r.received_time) || !d.Next(sequence) || !d.Next(r.payload)) {
+    return MakeError(ErrorKind::kIo, "corrupt report record");
+  }
+  r.kind = kind == "i" ? ReportKind::kInstallation : ReportKind::kSecurityEvent;
+  r.success = success == "1";
+  r.sequence = static_cast<uint64_t>(sequence);
+  return r;
+}
+
+std::string EncodeDevice(const DeviceRecord& d) {
+  return Encoder()
+      .Add(d.device_id)
+      .Add(d.installed_version)
+      .Add(d.last_report_id)
+      .Add(d.last_report_time)
+      .Add(d.last_success ? "1" : "0")
+      .Add(d.last_payload)
+      .Take();
+}
+
+Result<DeviceRecord> DecodeDevice(std::string_view bytes) {
+  Decoder dec(bytes);
+  DeviceRecord d;
+  std::string success;
+  if (!dec.Next(d.device_id) || !dec.Next(d.installed_version) || !dec.Next(d.last_report_id) ||
+      !dec.Next(d.last_report_time) || !dec.Next(success) || !dec.Next(d.last_payload)) {
+    return MakeError(ErrorKind::kIo, "corrupt device record");
+  }
+  d.last_success = success == "1";
+  return d;
+}
+
+Unexpected<Error> IoError(std::string_view operation, const rocksdb::Status& status) {
+  return MakeError(ErrorKind::kIo, "rocksdb " + std::string(operation) + ": " + status.ToString());
+}
+
+class RocksDbStore final : public Store {
+ public:
+  explicit RocksDbStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {
+    sync_.sync = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev("ra/~");
+    if (it->Valid() && it->key().starts_with("ra/")) {
+      std::string_view key(it->key().data(), it->key().size());
+      (void)ParseNumber(key.substr(3), next_sequence_);
+    }
+    ++next_sequence_;
+  }
+
+  Status Commit(const PublishBatch& batch) override {
+    std::lock_guard lock(write_mu_);
+    rocksdb::WriteBatch wb;
+    for (const TargetRef& ref : batch.targets) {
+      std::string meta;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), BlobMetaKey(ref.blob_id), &meta);
+      if (s.IsNotFound()) {
+        return MakeError(ErrorKind::kInvalidArgument, "commit: unknown blob " + ref.blob_id);
+      }
+      if (!s.ok()) return IoError("commit", s);
+      wb.Put(BlobMetaKey(ref.blob_id), "c " + std::to_string(ref.length));
+      wb.Put("t/" + ref.sha256, ref.blob_id + " " + std::to_string(ref.length));
+    }
+    for (const MetadataEntry& entry : batch.metadata) {
+      wb.Put(MetadataKey(entry.role, entry.version), entry.bytes);
+    }
+    for (const auto& [role, version] : batch.current) {
+      wb.Put("c/" + role, std::to_string(version));
+    }
+    rocksdb::Status s = db_->Write(sync_, &wb);
+    if (!s.ok()) return IoError("commit", s);
+    return {};
+  }
+
+  Result<std::string> GetMetadata(std::string_view role, int64_t version) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetadataKey(role, version), &value);
+    if (s.IsNotFound()) {
+      return MakeError(ErrorKind::kNotFound,
+                       "no metadata " + std::to_string(version) + "." + std::string(role));
+    }
+    if (!s.ok()) return IoError("get metadata", s);
+    return value;
+  }
+
+  Result<std::map<std::string, int64_t>> CurrentVersions() const override {
+    std::map<std::string, int64_t> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("c/"); it->Valid() && it->key().starts_with("c/"); it->Next()) {
+      int64_t version = 0;
+      if (!ParseNumber(it->value().ToStringView(), version)) {
+        return MakeError(ErrorKind::kIo, "corrupt current version of " + it->key().ToString());
+      }
+      out[it->key().ToString().substr(2)] = version;
+    }
+    if (!it->status().ok()) return IoError("list current", it->status());
+    return out;
+  }
+
+  Result<std::vector<MetadataEntry>> AllMetadata() const override {
+    std::vector<MetadataEntry> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("m/"); it->Valid() && it->key().starts_with("m/"); it->Next()) {
+      std::string key = it->key().ToString();
+      size_t slash = key.rfind('/');
+      MetadataEntry entry;
+      entry.role = key.substr(2, slash - 2);
+      if (slash <= 2 || !ParseNumber(std::string_view(key).substr(slash + 1), entry.version)) {
+        return MakeError(ErrorKind::kIo, "corrupt metadata key " + key);
+      }
+      entry.bytes = it->value().ToString();
+      out.push_back(std::move(entry));
+    }
+    if (!it->status().ok()) return IoError("list metadata", it->status());
+    return out;
+  }
+
+  Result<std::unique_ptr<BlobWriter>> NewBlob() override;
+
+  // At open no publish is in flight, so every staged blob is garbage from a publish that was
+  // interrupted (crash, kill -9) before its commit.
+  Status DropStagedBlobs() {
+    std::vector<std::string> staged;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("bm/"); it->Valid() && it->key().starts_with("bm/"); it->Next()) {
+      if (it->value().starts_with("s")) staged.push_back(it->key().ToString().substr(3));
+    }
+    if (!it->status().ok()) return IoError("scan staged blobs", it->status());
+    for (const std::string& id : staged) MDU_RETURN_IF_ERROR(DiscardBlob(id));
+    return {};
+  }
+
+  Status DiscardBlob(std::string_view blob_id) override {
+    std::lock_guard lock(write_mu_);
+    std::string meta;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), BlobMetaKey(blob_id), &meta);
+    if (s.IsNotFound()) return {};
+    if (!s.ok()) return IoError("discard blob", s);
+    if (meta.starts_with("c")) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "discard: blob " + std::string(blob_id) + " is committed");
+    }
+    rocksdb::WriteBatch wb;
+    std::string prefix = "b/" + std::string(blob_id) + "/";
+    wb.DeleteRange(prefix, prefix + "~");
+    wb.Delete(BlobMetaKey(blob_id));
+    s = db_->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) return IoError("discard blob", s);
+    return {};
+  }
+
+  Result<BlobInfo> GetTarget(std::string_view sha256) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), "t/" + std::string(sha256), &value);
+    if (s.IsNotFound()) {
+      return MakeError(ErrorKind::kNotFound, "no target with sha256 " + std::string(sha256));
+    }
+    if (!s.ok()) return IoError("get target", s);
+    size_t space = value.find(' ');
+    BlobInfo info;
+    if (space == std::string::npos ||
+        !ParseNumber(std::string_view(value).substr(space + 1), info.length)) {
+      return MakeError(ErrorKind::kIo, "corrupt target record for " + std::string(sha256));
+    }
+    info.blob_id = value.substr(0, space);
+    return info;
+  }
+
+  Result<uint64_t> TargetCount() const override {
+    uint64_t count = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("t/"); it->Valid() && it->key().starts_with("t/"); it->Next()) ++count;
+    if (!it->status().ok()) return IoError("count targets", it->status());
+    return count;
+  }
+
+  Result<std::string> ReadBlobChunk(std::string_view blob_id, uint64_t index) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ChunkKey(blob_id, index), &value);
+    if (s.IsNotFound()) {
+      return MakeError(ErrorKind::kNotFound,
+                       "no chunk " + std::to_string(index) + " of blob " + std::string(blob_id));
+    }
+    if (!s.ok()) return IoError("read chunk", s);
+    return value;
+  }
+
+  Result<bool> PutReport(const ReportRecord& report) override {
+    std::lock_guard lock(write_mu_);
+    std::string key = ReportKey(report.kind, report.id);
+    std::string existing;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &existing);
+    if (s.ok()) return false;
+    if (!s.IsNotFound()) return IoError("put report", s);
+    ReportRecord stored = report;
+    stored.sequence = next_sequence_;
+    rocksdb::WriteBatch wb;
+    wb.Put(key, EncodeReport(stored));
+    wb.Put("ra/" + Padded(stored.sequence, 20), key);
+    if (report.kind == ReportKind::kInstallation) {
+      DeviceRecord device;
+      std::string bytes;
+      s = db_->Get(rocksdb::ReadOptions(), "d/" + report.device_id, &bytes);
+      if (s.ok()) {
+        MDU_ASSIGN_OR_RETURN(device, DecodeDevice(bytes));
+      } else if (!s.IsNotFound()) {
+        return IoError("put report", s);
+      }
+      device.device_id = report.device_id;
+      if (report.success) device.installed_version = report.release;
+      device.last_report_id = report.id;
+      device.last_report_time = report.received_time;
+      device.last_success = report.success;
+      device.last_payload = report.payload;
+      wb.Put("d/" + report.device_id, EncodeDevice(device));
+    }
+    s = db_->Write(sync_, &wb);
+    if (!s.ok()) return IoError("put report", s);
+    ++next_sequence_;
+    return true;
+  }
+
+  Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const override {
+    std::vector<ReportRecord> out;
+    // One consistent view across the index and the records.
+    const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    Status status;
+    for (it->Seek("ra/"); it->Valid() && it->key().starts_with("ra/"); it->Next()) {
+      std::string bytes;
+      rocksdb::Status s = db_->Get(read, it->value(), &bytes);
+      if (!s.ok()) {
+        status = IoError("list reports", s);
+        break;
+      }
+      auto record = DecodeReport(bytes);
+      if (!record) {
+        status = MakeError(record.error());
+        break;
+      }
+      if (filter.Matches(*record)) out.push_back(std::move(*record));
+    }
+    if (status && !it->status().ok()) status = IoError("list reports", it->status());
+    it.reset();
+    db_->ReleaseSnapshot(snapshot);
+    if (!status) return MakeError(std::move(status).error());
+    return out;
+  }
+
+  Result<std::vector<DeviceRecord>> ListDevices() const override {
+    std::vector<DeviceRecord> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("d/"); it->Valid() && it->key().starts_with("d/"); it->Next()) {
+      MDU_ASSIGN_OR_RETURN(DeviceRecord device, DecodeDevice(it->value().ToStringView()));
+      out.push_back(std::move(device));
+    }
+    if (!it->status().ok()) return IoError("list devices", it->status());
+    return out;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions sync_;
+  std::mutex write_mu_;  // serializes read-modify-write sequences (idempotent reports, commit)
+  uint64_t next_sequence_ = 0;
+};
+
+class RocksDbBlobWriter final : public BlobWriter {
+ public:
+  RocksDbBlobWriter(rocksdb::DB& db, std::string id) : db_(db), id_(std::move(id)) {}
+
+  Status Append(std::string_view data) override {
+    while (!data.empty()) {
+      uint64_t room = kBlobChunkBytes - pending_.size();
+      size_t take = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
+      pending_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (pending_.size() == kBlobChunkBytes) MDU_RETURN_IF_ERROR(Flush());
+    }
+    return {};
+  }
+
+  Result<std::string> Finish() override {
+    if (!pending_.empty()) MDU_RETURN_IF_ERROR(Flush());
+    return id_;
+  }
+
+ private:
+  Status Flush() {
+    length_ += pending_.size();
+    rocksdb::WriteBatch wb;
+    wb.Put(ChunkKey(id_, index_++), pending_);
+    wb.Put(BlobMetaKey(id_), "s " + std::to_string(length_));
+    rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &wb);
+    pending_.clear();
+    if (!s.ok()) return IoError("write blob chunk", s);
+    return {};
+  }
+
+  rocksdb::DB& db_;
+  std::string id_;
+  std::string pending_;
+  uint64_t index_ = 0;
+  uint64_t length_ = 0;
+};
+
+Result<std::unique_ptr<BlobWriter>> RocksDbStore::NewBlob() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", random());
+    id += part;
+  }
+  // Registered at once so that an empty blob exists and Commit can check it.
+  rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), BlobMetaKey(id), "s 0");
+  if (!s.ok()) return IoError("new blob", s);
+  return std::unique_ptr<BlobWriter>(std::make_unique<RocksDbBlobWriter>(*db_, id));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compression = rocksdb::kLZ4Compression;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), &raw);
+  if (!s.ok()) {
+    return MakeError(ErrorKind::kIo, "open store " + dir.string() + ": " + s.ToString());
+  }
+  auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw));
+  MDU_RETURN_IF_ERROR(store->DropStagedBlobs());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace mdu::server

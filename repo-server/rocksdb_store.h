@@ -1,0 +1,23 @@
+// The RocksDB Store (the server's default). The only file set that includes RocksDB headers is
+// rocksdb_store.cc. Contract: repo-server/store.h.
+//
+// Durability: Commit and PutReport are synced writes (WAL fsync) and atomic (one WriteBatch), so
+// a kill -9 or power loss leaves the previous or the new state. Blob chunks are written unsynced
+// while staging; the Commit that references them syncs the WAL, which covers them.
+#ifndef MDU_REPO_SERVER_ROCKSDB_STORE_H_
+#define MDU_REPO_SERVER_ROCKSDB_STORE_H_
+
+#include <filesystem>
+#include <memory>
+
+#include "repo-server/store.h"
+
+namespace mdu::server {
+
+// Opens (creating if missing) the database in `dir`. kIo naming the directory and RocksDB's
+// reason (e.g. another process holds the lock).
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir);
+
+}  // namespace mdu::server
+
+#endif  // MDU_REPO_SERVER_ROCKSDB_STORE_H_

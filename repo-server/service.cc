@@ -1,0 +1,465 @@
+#include "repo-server/service.h"
+
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
+
+#include <string>
+#include <utility>
+
+#include "core/metadata/metadata.h"
+#include "mdu/v1/repository.grpc.pb.h"
+#include "repo-server/publish_verifier.h"
+
+namespace mdu::server {
+namespace {
+
+namespace v1 = ::mdu::v1;
+
+constexpr size_t kMaxExcerptBytes = 16u << 10;
+constexpr size_t kMaxTextBytes = 1u << 10;
+
+grpc::Status InvalidArgument(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+// Publish rejections: content the repository needs but nobody sent is a failed precondition of
+// the publish, not a missing resource of the server.
+grpc::Status ToPublishStatus(const Error& error) {
+  if (error.kind() == ErrorKind::kNotFound) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, error.ToString());
+  }
+  return ToGrpcStatus(error);
+}
+
+// ---- DeviceService ----
+
+// The release of a SharedBytes held by a slice.
+void ReleaseShared(void* holder) { delete static_cast<SharedBytes*>(holder); }
+
+class TargetWriter final : public grpc::ServerWriteReactor<v1::TargetChunk> {
+ public:
+  TargetWriter(Store& store, BlobInfo info, uint64_t offset)
+      : store_(store), info_(std::move(info)), offset_(offset) {
+    NextWrite();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    NextWrite();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void NextWrite() {
+    if (offset_ >= info_.length && !first_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    chunk_.Clear();
+    chunk_.set_offset(offset_);
+    if (first_) chunk_.set_total_length(info_.length);
+    first_ = false;
+    if (offset_ < info_.length) {
+      uint64_t index = offset_ / info_.chunk_bytes;
+      auto data = store_.ReadBlobChunk(info_.blob_id, index);
+      if (!data) {
+        Finish(ToGrpcStatus(data.error()));
+        return;
+      }
+      uint64_t start = offset_ - index * info_.chunk_bytes;
+      if (start > data->size()) {
+        Finish(grpc::Status(grpc::StatusCode::INTERNAL, "stored blob shorter than recorded"));
+        return;
+      }
+      data->erase(0, start);
+      offset_ += data->size();
+      chunk_.set_data(std::move(*data));
+    }
+    StartWrite(&chunk_);
+  }
+
+  Store& store_;
+  BlobInfo info_;
+  uint64_t offset_;
+  bool first_ = true;
+  v1::TargetChunk chunk_;
+};
+
+using DeviceBase = v1::DeviceService::WithRawCallbackMethod_GetMetadata<
+    v1::DeviceService::WithCallbackMethod_GetTarget<
+        v1::DeviceService::WithCallbackMethod_ReportInstallation<
+            v1::DeviceService::WithCallbackMethod_ReportSecurityEvent<
+                v1::DeviceService::Service>>>>;
+
+class DeviceServiceImpl final : public DeviceBase {
+ public:
+  DeviceServiceImpl(Repository& repository, const Clock& clock)
+      : repository_(repository), clock_(clock) {}
+
+  grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ServeMetadata(*request, *response));
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<v1::TargetChunk>* GetTarget(
+      grpc::CallbackServerContext* context, const v1::GetTargetRequest* request) override {
+    (void)context;
+    std::string sha256;
+    if (request->has_path()) {
+      if (auto valid = metadata::ValidateTargetPath(request->path()); !valid) {
+        return Refuse(ToGrpcStatus(valid.error()));
+      }
+      auto location = repository_.view()->FindTarget(request->path());
+      if (!location) {
+        return Refuse(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "no current target " + request->path().substr(0, 200)));
+      }
+      sha256 = location->sha256;
+    } else if (request->has_sha256()) {
+      // "<sha256>" or the consistent-snapshot file name "<sha256>.<name>".
+      sha256 = request->sha256().substr(0, 64);
+      if (request->sha256().size() > 64 && request->sha256()[64] != '.') sha256.clear();
+    } else {
+      return Refuse(InvalidArgument("GetTarget needs a path or a sha256"));
+    }
+    auto info = repository_.store().GetTarget(sha256);
+    if (!info) return Refuse(ToGrpcStatus(info.error()));
+    if (request->offset() > info->length) {
+      return Refuse(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                                 "offset " + std::to_string(request->offset()) +
+                                     " is past the end (" + std::to_string(info->length) +
+                                     " bytes)"));
+    }
+    return new TargetWriter(repository_.store(), std::move(*info), request->offset());
+  }
+
+  grpc::ServerUnaryReactor* ReportInstallation(grpc::CallbackServerContext* context,
+                                               const v1::InstallationReport* request,
+                                               v1::ReportAck* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = CheckReport(*request);
+    if (status.ok()) {
+      ReportRecord record;
+      record.kind = ReportKind::kInstallation;
+      record.id = request->report_id();
+      record.device_id = request->device_id();
+      record.release = request->to_version();
+      record.success = request->success();
+      record.received_time = clock_.Now();
+      record.payload = request->SerializeAsString();
+      status = Persist(record, *response);
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ReportSecurityEvent(grpc::CallbackServerContext* context,
+                                                const v1::SecurityEvent* request,
+                                                v1::ReportAck* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status;
+    if (!IsValidIdentifier(request->event_id()) || !IsValidIdentifier(request->device_id())) {
+      status = InvalidArgument("event_id and device_id must be 1..128 of [A-Za-z0-9._:-]");
+    } else if (request->detail().size() > kMaxExcerptBytes ||
+               request->kind().size() > kMaxTextBytes ||
+               request->subject().size() > kMaxTextBytes) {
+      status = InvalidArgument("security event: detail over 16 KiB or kind/subject over 1 KiB");
+    } else {
+      ReportRecord record;
+      record.kind = ReportKind::kSecurityEvent;
+      record.id = request->event_id();
+      record.device_id = request->device_id();
+      record.success = false;
+      record.received_time = clock_.Now();
+      record.payload = request->SerializeAsString();
+      status = Persist(record, *response);
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+ private:
+  grpc::Status ServeMetadata(const grpc::ByteBuffer& request, grpc::ByteBuffer& response) {
+    v1::GetMetadataRequest parsed;
+    grpc::ByteBuffer copy(request);  // shares the slices; Deserialize consumes its argument
+    grpc::Status status =
+        grpc::SerializationTraits<v1::GetMetadataRequest>::Deserialize(&copy, &parsed);
+    if (!status.ok()) return InvalidArgument("malformed GetMetadataRequest");
+    if (!IsValidIdentifier(parsed.role()) || parsed.version() < 0) {
+      return InvalidArgument("role must be a role name and version >= 0");
+    }
+    if (parsed.role() == "timestamp" && parsed.version() != 0) {
+      return InvalidArgument("timestamp is served unversioned (version 0)");
+    }
+    std::shared_ptr<const RepositoryView> view = repository_.view();
+    const SharedBytes* bytes = view->Find(parsed.role(), parsed.version());
+    if (bytes == nullptr) {
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          "no metadata " + parsed.role() + " version " +
+              (parsed.version() == 0 ? std::string("current") : std::to_string(parsed.version())));
+    }
+    // GetMetadataResponse{content = 1}: tag, varint length, then the stored bytes themselves.
+    const std::string& content = **bytes;
+    uint8_t header[16];
+    size_t n = 0;
+    header[n++] = 0x0a;
+    for (uint64_t length = content.size();; length >>= 7) {
+      header[n++] = static_cast<uint8_t>(length < 0x80 ? length : (length & 0x7f) | 0x80);
+      if (length < 0x80) break;
+    }
+    auto* holder = new SharedBytes(*bytes);
+    grpc::Slice slices[2] = {
+        grpc::Slice(header, n),
+        grpc::Slice(const_cast<char*>(content.data()), content.size(), &ReleaseShared, holder)};
+    response = grpc::ByteBuffer(slices, 2);
+    return grpc::Status::OK;
+  }
+
+  static grpc::Status CheckReport(const v1::InstallationReport& report) {
+    if (!IsValidIdentifier(report.report_id()) || !IsValidIdentifier(report.device_id())) {
+      return InvalidArgument("report_id and device_id must be 1..128 of [A-Za-z0-9._:-]");
+    }
+    if (report.log_excerpt().size() > kMaxExcerptBytes) {
+      return InvalidArgument("log_excerpt is larger than 16 KiB");
+    }
+    if (report.target().size() > kMaxTextBytes || report.from_version().size() > kMaxTextBytes ||
+        report.to_version().size() > kMaxTextBytes || report.error_code().size() > kMaxTextBytes) {
+      return InvalidArgument("target, versions and error_code are limited to 1 KiB");
+    }
+    if (!v1::InstallPhase_IsValid(report.phase())) return InvalidArgument("unknown phase");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Persist(const ReportRecord& record, v1::ReportAck& ack) {
+    auto stored = repository_.store().PutReport(record);
+    if (!stored) return ToGrpcStatus(stored.error());
+    ack.set_newly_stored(*stored);
+    return grpc::Status::OK;
+  }
+
+  static grpc::ServerWriteReactor<v1::TargetChunk>* Refuse(grpc::Status status) {
+    class Refusal final : public grpc::ServerWriteReactor<v1::TargetChunk> {
+     public:
+      explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(std::move(status));
+  }
+
+  Repository& repository_;
+  const Clock& clock_;
+};
+
+// ---- OperatorService ----
+
+class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
+ public:
+  PublishReader(Repository& repository, v1::PublishResponse* response)
+      : repository_(repository), response_(response), session_(repository.NewPublish()) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The stream ended without PublishCommit: abandoned (the session discards its blobs).
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "publish stream ended without commit"));
+      return;
+    }
+    if (!seen_header_ && !request_.has_header()) {
+      Finish(InvalidArgument("a publish starts with a PublishHeader"));
+      return;
+    }
+    Status status;
+    switch (request_.item_case()) {
+      case v1::PublishRequest::kHeader:
+        if (seen_header_) {
+          Finish(InvalidArgument("PublishHeader sent twice"));
+          return;
+        }
+        if (request_.header().description().size() > kMaxTextBytes) {
+          Finish(InvalidArgument("description is larger than 1 KiB"));
+          return;
+        }
+        seen_header_ = true;
+        break;
+      case v1::PublishRequest::kMetadata:
+        status = session_->AddMetadata(request_.metadata().name(), request_.metadata().content());
+        break;
+      case v1::PublishRequest::kTarget:
+        status = session_->AddTargetChunk(request_.target().sha256(), request_.target().offset(),
+                                          request_.target().data());
+        break;
+      case v1::PublishRequest::kCommit:
+        Commit();
+        return;
+      default:
+        Finish(InvalidArgument("empty PublishRequest"));
+        return;
+    }
+    if (!status) {
+      Finish(ToPublishStatus(status.error()));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Commit() {
+    auto outcome = repository_.Publish(*session_);
+    if (!outcome) {
+      Finish(ToPublishStatus(outcome.error()));
+      return;
+    }
+    for (const auto& [role, current] : outcome->roles) {
+      v1::RoleStatus* status = response_->add_roles();
+      status->set_role(role);
+      status->set_version(current.version);
+      status->set_expires(current.expires);
+    }
+    response_->set_targets_stored(outcome->targets_stored);
+    Finish(grpc::Status::OK);
+  }
+
+  Repository& repository_;
+  v1::PublishResponse* response_;
+  std::unique_ptr<PublishSession> session_;
+  v1::PublishRequest request_;
+  bool seen_header_ = false;
+};
+
+void FillReports(const std::vector<ReportRecord>& records,
+                 google::protobuf::RepeatedPtrField<v1::StoredReport>& out) {
+  for (const ReportRecord& record : records) {
+    v1::StoredReport* stored = out.Add();
+    stored->mutable_report()->ParseFromString(record.payload);
+    stored->set_received_time(record.received_time);
+  }
+}
+
+class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
+ public:
+  explicit OperatorServiceImpl(Repository& repository) : repository_(repository) {}
+
+  grpc::ServerReadReactor<v1::PublishRequest>* Publish(grpc::CallbackServerContext* context,
+                                                       v1::PublishResponse* response) override {
+    (void)context;
+    return new PublishReader(repository_, response);
+  }
+
+  grpc::ServerUnaryReactor* GetRepositoryStatus(grpc::CallbackServerContext* context,
+                                                const v1::GetRepositoryStatusRequest*,
+                                                v1::RepositoryStatus* response) override {
+    auto view = repository_.view();
+    response->set_initialized(view->initialized());
+    for (const auto& [role, current] : view->current()) {
+      v1::RoleStatus* status = response->add_roles();
+      status->set_role(role);
+      status->set_version(current.version);
+      status->set_expires(current.expires);
+    }
+    response->set_target_count(view->target_count());
+    return Done(context, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
+                                        const v1::ListDevicesRequest*,
+                                        v1::ListDevicesResponse* response) override {
+    auto devices = repository_.store().ListDevices();
+    if (!devices) return Done(context, ToGrpcStatus(devices.error()));
+    for (const DeviceRecord& device : *devices) {
+      v1::DeviceSummary* summary = response->add_devices();
+      summary->set_device_id(device.device_id);
+      summary->set_installed_version(device.installed_version);
+      summary->set_last_report_id(device.last_report_id);
+      summary->set_last_report_time(device.last_report_time);
+      summary->set_last_success(device.last_success);
+      v1::InstallationReport last;
+      if (last.ParseFromString(device.last_payload)) summary->set_last_phase(last.phase());
+    }
+    return Done(context, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* GetDeviceHistory(grpc::CallbackServerContext* context,
+                                             const v1::GetDeviceHistoryRequest* request,
+                                             v1::DeviceHistory* response) override {
+    if (!IsValidIdentifier(request->device_id())) {
+      return Done(context, InvalidArgument("device_id must be 1..128 of [A-Za-z0-9._:-]"));
+    }
+    ReportFilter filter;
+    filter.device_id = request->device_id();
+    auto reports = repository_.store().ListReports(filter);
+    if (!reports) return Done(context, ToGrpcStatus(reports.error()));
+    FillReports(*reports, *response->mutable_reports());
+    return Done(context, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* ListFailures(grpc::CallbackServerContext* context,
+                                         const v1::ListFailuresRequest* request,
+                                         v1::ListFailuresResponse* response) override {
+    if (request->release().empty() || request->release().size() > kMaxTextBytes) {
+      return Done(context, InvalidArgument("release must be 1..1024 bytes"));
+    }
+    ReportFilter filter;
+    filter.release = request->release();
+    filter.success = false;
+    auto reports = repository_.store().ListReports(filter);
+    if (!reports) return Done(context, ToGrpcStatus(reports.error()));
+    FillReports(*reports, *response->mutable_reports());
+    return Done(context, grpc::Status::OK);
+  }
+
+ private:
+  static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
+
+  Repository& repository_;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const Error& error) {
+  grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
+  switch (error.kind()) {
+    case ErrorKind::kInvalidArgument:
+    case ErrorKind::kBadMetadata:
+    case ErrorKind::kLimitExceeded:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case ErrorKind::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case ErrorKind::kPolicy:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
+    case ErrorKind::kIo:
+    case ErrorKind::kInternal:
+    case ErrorKind::kCrypto:
+      code = grpc::StatusCode::INTERNAL;
+      break;
+    default:
+      break;
+  }
+  return grpc::Status(code, error.ToString());
+}
+
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock) {
+  return std::make_unique<DeviceServiceImpl>(repository, clock);
+}
+
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository) {
+  return std::make_unique<OperatorServiceImpl>(repository);
+}
+
+}  // namespace mdu::server

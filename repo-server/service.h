@@ -1,0 +1,38 @@
+// The gRPC edge of the server: DeviceService and OperatorService (proto/mdu/v1/repository.proto)
+// on the callback API, translating requests into Repository/Store calls and mdu::Error kinds
+// into gRPC status codes. The only server files, with server.cc, that include gRPC.
+//
+// Hot path: GetMetadata is a raw (ByteBuffer) method: the response is the protobuf header bytes
+// followed by a slice that references the RepositoryView's bytes (kept alive by a shared_ptr
+// held by the slice), so no metadata byte is copied per request and no lock is taken.
+//
+// Blocking: store reads/writes (target chunks, reports) and publish verification run on gRPC's
+// callback threads. TODO: move them to a bounded executor before the load benchmarks.
+//
+// Ownership: the services borrow `repository` and `clock`, which must outlive them.
+// Thread-safety: all methods may run concurrently.
+#ifndef MDU_REPO_SERVER_SERVICE_H_
+#define MDU_REPO_SERVER_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/service_type.h>
+
+#include <memory>
+
+#include "core/common/error.h"
+#include "repo-server/clock.h"
+#include "repo-server/repository.h"
+
+namespace mdu::server {
+
+// kInvalidArgument/kBadMetadata/kLimitExceeded -> INVALID_ARGUMENT, kNotFound -> NOT_FOUND,
+// kPolicy -> PERMISSION_DENIED, kIo/kInternal/kCrypto -> INTERNAL, TUF verification kinds ->
+// FAILED_PRECONDITION. The status message is the error's ToString().
+grpc::Status ToGrpcStatus(const Error& error);
+
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock);
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository);
+
+}  // namespace mdu::server
+
+#endif  // MDU_REPO_SERVER_SERVICE_H_

@@ -1,0 +1,146 @@
+// The server's persistent state behind one narrow interface, with a RocksDB implementation
+// (repo-server/rocksdb_store.h, the default) and an in-memory twin (repo-server/memory_store.h)
+// for tests. Both pass the same suite (tests/unit/server_store).
+//
+// What it holds:
+//   metadata   opaque bytes by (role, version), plus a "current" version per role;
+//   blobs      target content in chunks (never a whole 1 GiB blob in memory), first written
+//              under a private blob id ("staged"), then made visible as a target by sha256 only
+//              by the Commit that publishes the metadata naming it;
+//   reports    installation reports and security events keyed by their client-chosen id
+//              (a duplicate id is stored once), and a per-device summary.
+//
+// Atomicity: Commit applies a whole publish (metadata, current pointers, target references) as
+// one write: after a crash the store holds the old repository or the new one, never a mix.
+// Staged blobs that no Commit references are garbage: a rejected publish discards them
+// (DiscardBlob); RocksDbStore drops those left by a crash when it opens.
+//
+// Errors: kNotFound for a missing key; kIo for backend failures (message names the operation);
+// kInvalidArgument for misuse (e.g. unknown staged blob id in a Commit).
+//
+// Thread-safety: every method may be called concurrently from any thread. A BlobWriter is used
+// by one thread at a time. Readers see either all or none of a Commit.
+#ifndef MDU_REPO_SERVER_STORE_H_
+#define MDU_REPO_SERVER_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/common/error.h"
+
+namespace mdu::server {
+
+// Target blobs are stored and streamed in chunks of this size (the API's limit per chunk).
+inline constexpr uint64_t kBlobChunkBytes = 1u << 20;
+
+struct MetadataEntry {
+  std::string role;  // "root", "timestamp", "snapshot", "targets" or a delegated role
+  int64_t version = 0;
+  std::string bytes;
+};
+
+// A target blob made visible by a Commit: `blob_id` (from BlobWriter::Finish) becomes
+// addressable as `sha256`.
+struct TargetRef {
+  std::string sha256;
+  std::string blob_id;
+  uint64_t length = 0;
+};
+
+struct PublishBatch {
+  std::vector<MetadataEntry> metadata;
+  std::map<std::string, int64_t> current;  // role -> version now current
+  std::vector<TargetRef> targets;
+};
+
+struct BlobInfo {
+  std::string blob_id;
+  uint64_t length = 0;
+  uint64_t chunk_bytes = kBlobChunkBytes;  // every chunk but the last has exactly this size
+};
+
+// Writes one blob in chunks. Append buffers at most one chunk; full chunks go to the store.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Append(std::string_view data) = 0;
+  // Flushes the last chunk; returns the blob id to name in TargetRef. The writer is done.
+  virtual Result<std::string> Finish() = 0;
+};
+
+enum class ReportKind { kInstallation, kSecurityEvent };
+
+// A device report as stored. `payload` is the serialized report (the service's wire format:
+// the store does not interpret it); the other fields are what the store indexes on.
+struct ReportRecord {
+  ReportKind kind = ReportKind::kInstallation;
+  std::string id;  // client-chosen, unique per kind
+  std::string device_id;
+  std::string release;        // to_version for installations, empty for security events
+  bool success = true;        // installations: outcome; security events: always false
+  int64_t received_time = 0;  // server clock, seconds since the Unix epoch
+  uint64_t sequence = 0;      // assigned by the store: order of arrival (set on return of List*)
+  std::string payload;
+};
+
+// Per-device summary, updated by PutReport in the same write as the report.
+struct DeviceRecord {
+  std::string device_id;
+  std::string installed_version;  // release of the last successful installation report
+  std::string last_report_id;
+  int64_t last_report_time = 0;
+  bool last_success = true;
+  std::string last_payload;  // payload of the last installation report
+};
+
+struct ReportFilter {
+  ReportKind kind = ReportKind::kInstallation;
+  std::optional<std::string> device_id;
+  std::optional<std::string> release;
+  std::optional<bool> success;
+
+  bool Matches(const ReportRecord& report) const {
+    return report.kind == kind && (!device_id || report.device_id == *device_id) &&
+           (!release || report.release == *release) && (!success || report.success == *success);
+  }
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // All-or-nothing write of a publish. kInvalidArgument if a TargetRef names an unknown blob.
+  virtual Status Commit(const PublishBatch& batch) = 0;
+  // The bytes of (role, version); kNotFound if absent.
+  virtual Result<std::string> GetMetadata(std::string_view role, int64_t version) const = 0;
+  // role -> current version (empty before the first Commit).
+  virtual Result<std::map<std::string, int64_t>> CurrentVersions() const = 0;
+  // Every stored metadata version of every role (for rebuilding the served view at start).
+  virtual Result<std::vector<MetadataEntry>> AllMetadata() const = 0;
+
+  virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
+  // Deletes a staged blob (rejected publish). Discarding a committed blob is kInvalidArgument.
+  virtual Status DiscardBlob(std::string_view blob_id) = 0;
+  // The committed blob for a sha256 (lowercase hex); kNotFound if none.
+  virtual Result<BlobInfo> GetTarget(std::string_view sha256) const = 0;
+  // Number of committed targets.
+  virtual Result<uint64_t> TargetCount() const = 0;
+  // Chunk `index` of a blob (staged or committed); kNotFound past the end.
+  virtual Result<std::string> ReadBlobChunk(std::string_view blob_id, uint64_t index) const = 0;
+
+  // Stores a report unless one of the same kind and id exists. Returns true if newly stored.
+  // For installation reports also updates the device's DeviceRecord in the same write.
+  virtual Result<bool> PutReport(const ReportRecord& report) = 0;
+  // Matching reports in order of arrival.
+  virtual Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const = 0;
+  virtual Result<std::vector<DeviceRecord>> ListDevices() const = 0;
+};
+
+}  // namespace mdu::server
+
+#endif  // MDU_REPO_SERVER_STORE_H_

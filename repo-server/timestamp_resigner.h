@@ -1,0 +1,49 @@
+// TimestampResigner: keeps timestamp.json fresh with the one online key the server holds
+// (DESIGN.md section 2: the server never holds root or targets keys). When the current
+// timestamp expires within `margin` of the clock's now, it signs a copy with version + 1 and
+// expiry now + `validity`, and publishes it through Repository::Publish, so the new timestamp
+// passes the same verification as an uploaded one (signed by the key root authorizes for
+// timestamp, snapshot it names unchanged).
+//
+// Ownership: borrows the repository and the signer; both must outlive the resigner.
+// Thread-safety: Tick may be called from any thread; concurrent Ticks are serialized by the
+// repository's publish lock (the loser fails with kBadVersion and the next tick retries).
+#ifndef MDU_REPO_SERVER_TIMESTAMP_RESIGNER_H_
+#define MDU_REPO_SERVER_TIMESTAMP_RESIGNER_H_
+
+#include <cstdint>
+
+#include "core/common/error.h"
+#include "core/crypto/keys.h"
+#include "repo-server/repository.h"
+
+namespace mdu::server {
+
+struct ResignPolicy {
+  int64_t validity_seconds = 24 * 3600;  // expiry of a re-signed timestamp, from now
+  int64_t margin_seconds = 6 * 3600;     // re-sign when fewer seconds than this are left
+};
+
+class TimestampResigner {
+ public:
+  // kInvalidArgument unless 0 < margin < validity.
+  static Result<TimestampResigner> Create(Repository& repository, const crypto::Signer& key,
+                                          ResignPolicy policy);
+
+  // Re-signs if due. Returns true if a new timestamp was published, false if not due or nothing
+  // is published yet. Errors: those of Repository::Publish (e.g. kUnsignedMetadata when the
+  // key is not root's timestamp key), kCrypto if signing fails.
+  Result<bool> Tick();
+
+ private:
+  TimestampResigner(Repository& repository, const crypto::Signer& key, ResignPolicy policy)
+      : repository_(&repository), key_(&key), policy_(policy) {}
+
+  Repository* repository_;
+  const crypto::Signer* key_;
+  ResignPolicy policy_;
+};
+
+}  // namespace mdu::server
+
+#endif  // MDU_REPO_SERVER_TIMESTAMP_RESIGNER_H_

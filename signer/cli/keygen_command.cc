@@ -1,0 +1,91 @@
+// signer keygen: generate a signing key and write its encrypted key file and public key file.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "core/crypto/keys.h"
+#include "signer/cli/commands.h"
+#include "signer/cli/context.h"
+#include "signer/cli/options.h"
+#include "signer/keystore/keystore.h"
+#include "signer/keystore/passphrase.h"
+
+namespace mdu::signer {
+namespace {
+
+struct KeygenOptions {
+  std::string name;
+  std::string scheme = "ed25519";
+  std::string out_dir;  // default <workspace>/keys
+  std::string kdf_profile = "moderate";
+  PassphraseSource passphrase;
+};
+
+Result<CommandOutput> RunKeygen(Context& ctx, const KeygenOptions& opts) {
+  MDU_ASSIGN_OR_RETURN(crypto::KeyScheme scheme, crypto::SchemeFromName(opts.scheme));
+  MDU_ASSIGN_OR_RETURN(sealing::KdfLimits limits, KdfLimitsFromProfile(opts.kdf_profile));
+  const std::filesystem::path out_dir =
+      (opts.out_dir.empty() ? ctx.workspace() / "keys" : std::filesystem::path(opts.out_dir))
+          .lexically_normal();
+  MDU_RETURN_IF_ERROR(CheckKeyFilesAbsent(out_dir, opts.name));
+  MDU_ASSIGN_OR_RETURN(SecureBuffer passphrase,
+                       ObtainPassphrase(opts.passphrase, PassphraseUse::kCreate,
+                                        "a new passphrase for key \"" + opts.name + "\""));
+  ctx.Progress("Generating " + opts.scheme + " key \"" + opts.name +
+               "\" and encrypting it (argon2id, " + opts.kdf_profile + ")...");
+  MDU_ASSIGN_OR_RETURN(GeneratedKey key,
+                       GenerateKeyFiles(out_dir, opts.name, scheme, passphrase, limits));
+
+  CommandOutput output;
+  output.json = json::Value::MakeObject({
+      {"name", json::Value(opts.name)},
+      {"keyid", json::Value(key.keyid)},
+      {"scheme", json::Value(crypto::SchemeName(key.scheme))},
+      {"private_key_file", json::Value(key.private_path.string())},
+      {"public_key_file", json::Value(key.public_path.string())},
+      {"kdf", json::Value::MakeObject({
+                  {"name", json::Value("argon2id")},
+                  {"profile", json::Value(opts.kdf_profile)},
+                  {"opslimit", json::Value(static_cast<int64_t>(limits.opslimit))},
+                  {"memlimit", json::Value(static_cast<int64_t>(limits.memlimit))},
+              })},
+  });
+  output.text = "Generated " + opts.scheme + " key \"" + opts.name + "\"\n" +
+                "  key ID:      " + key.keyid + "\n" +
+                "  private key: " + key.private_path.string() + " (encrypted, mode 0600)\n" +
+                "  public key:  " + key.public_path.string() + "\n" +
+                "Back up the private key file and remember its passphrase: neither can be "
+                "recovered.\n";
+  output.quiet_text = key.keyid + "\n";
+  return output;
+}
+
+}  // namespace
+
+void RegisterKeygenCommand(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<KeygenOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "keygen",
+      "Generate a signing key: writes <out-dir>/NAME.key.json (encrypted private key, mode "
+      "0600) and <out-dir>/NAME.pub.json (TUF public key), prints the key ID. Never overwrites "
+      "an existing key.");
+  cmd->add_option("--name", opts->name,
+                  "Key name, used for the file names (letters, digits, '.', '_', '-'), "
+                  "e.g. root-1")
+      ->required();
+  cmd->add_option("--scheme", opts->scheme, "Signature scheme")
+      ->check(CLI::IsMember({"ed25519", "ecdsa-sha2-nistp256", "rsassa-pss-sha256"}))
+      ->capture_default_str();
+  cmd->add_option("--out-dir", opts->out_dir,
+                  "Directory for the key files (created if missing); default <workspace>/keys")
+      ->type_name("DIR");
+  AddKdfProfileOption(*cmd, opts->kdf_profile);
+  AddPassphraseOptions(*cmd, opts->passphrase, "passphrase",
+                       "the new key's passphrase (must not be empty)");
+  cmd->footer(
+      "Without a passphrase option the passphrase is asked for twice on the terminal.\n"
+      "Example: signer keygen --name root-1 --out-dir keys --passphrase-fd 3 3<pass.txt");
+  cmd->callback([&ctx, opts] { ctx.Finish(RunKeygen(ctx, *opts)); });
+}
+
+}  // namespace mdu::signer

@@ -5,6 +5,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${1:?usage: scripts/build.sh BUILD_DIR [cmake args...]}
 shift
+# Relative paths in the ccache key, so every clone of the repository shares the cache.
+export CCACHE_BASEDIR="$root"
+export CCACHE_NOHASHDIR=1
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then

@@ -9,15 +9,17 @@
 #   BUILD_DIR     build directory (default: <repo>/build-bench); configured Release here
 #   SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   NODE_MODULES  tuf-js node_modules to use (default: `npm ci` into BUILD_DIR, as ctest does)
-#   REFRESH_RUNS  runs of our refresh per repository size (default 5; the best is reported)
-#   HASH_RUNS     runs of each hashing command (default 3; the best is reported)
+#   REFRESH_RUNS  runs of our refresh per repository size (default 5)
+#   HASH_RUNS     runs of each hashing command (default 3)
 #   SKIP_TUFJS=1  skip the tuf-js refresh (about a minute on 10,000 targets)
+# Repeated runs report the minimum wall time and the minimum CPU time separately (the least
+# disturbed estimate of each on a shared machine) and the maximum peak RSS.
 #
 # Steps: json_bench (ours vs nlohmann/json), crypto_bench, refresh_bench (in-process Updater);
 # refresh over loopback HTTP, client-agent vs tuf-js's Updater on the same static tree (tuf-js
 # on 10,000 targets only: its quadratic path takes far too long on 100,000); a 1 GiB file
 # hashed by `openssl dgst` vs our crypto::HashFile. Temporary files and the HTTP server are
-# removed on any exit. Takes about 5 minutes on 2 cores.
+# removed on any exit. Takes about 3 minutes on 2 busy cores, of which tuf-js takes 0.5-1.5.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +27,7 @@ BUILD_DIR=${BUILD_DIR:-$SRC/build-bench}
 REFRESH_RUNS=${REFRESH_RUNS:-5}
 HASH_RUNS=${HASH_RUNS:-3}
 BENCH=$BUILD_DIR/tests/bench
-TIME=/usr/bin/time
+MEASURE=$BENCH/measure
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdu-bench.XXXXXX")
 SERVER_PID=
@@ -42,15 +44,16 @@ trap 'exit 130' INT TERM
 section() { printf '\n==== %s\n' "$*"; }
 # ratio PEER OURS -> "1.23" (peer / ours: above 1 means ours is faster)
 ratio() { awk -v p="$1" -v o="$2" 'BEGIN { printf "%.2f", (o > 0 ? p / o : 0) }'; }
-# timed OUT_FILE cmd...: runs cmd under /usr/bin/time; OUT_FILE gets "wall user sys maxrss_kib".
+# timed OUT_FILE cmd...: runs cmd under tests/bench/measure (wait4 rusage, microseconds);
+# OUT_FILE gets "wall_s cpu_s user_s sys_s maxrss_kib". The command's stdout is discarded.
 timed() {
   local out=$1
   shift
-  "$TIME" -f '%e %U %S %M' -o "$out" "$@"
+  "$MEASURE" "$out" "$@" >/dev/null
 }
-wall_of() { awk '{ print $1 }' "$1"; }
-cpu_of() { awk '{ printf "%.2f", $2 + $3 }' "$1"; }
-rss_of() { awk '{ print $4 }' "$1"; }
+wall_of() { awk '{ printf "%.3f", $1 }' "$1"; }
+cpu_of() { awk '{ printf "%.3f", $2 }' "$1"; }
+rss_of() { awk '{ print $5 }' "$1"; }
 
 section "machine"
 echo "nproc: $(nproc)"
@@ -67,7 +70,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   cmake -S "$SRC" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMDU_WERROR=OFF \
     >/dev/null
   ninja -C "$BUILD_DIR" json_bench crypto_bench refresh_bench client-agent make_bench_repo \
-    hash_file | tail -n 1
+    hash_file measure | tail -n 1
 fi
 
 # ---- Google Benchmark binaries ------------------------------------------------------------
@@ -115,28 +118,31 @@ for n in 10000 100000; do
   targets_bytes=$(stat -c %s "$repo/metadata/2.targets.json")
   meta_bytes=$(cat "$repo"/metadata/1.root.json "$repo"/metadata/timestamp.json \
     "$repo"/metadata/*.snapshot.json "$repo"/metadata/2.targets.json | wc -c)
-  best=
+  # The machine is shared: the minimum wall time and the minimum CPU time over the runs are
+  # reported separately (each is the least disturbed estimate of itself), RSS as the maximum.
+  : >"$TMP/runs.$n"
   for run in $(seq "$REFRESH_RUNS"); do
     md=$TMP/md-$n
     rm -rf "$md"
-    "$AGENT" --metadata-dir "$md" init "$repo/metadata/1.root.json"
+    timed "$TMP/t.init" "$AGENT" --metadata-dir "$md" init "$repo/metadata/1.root.json"
     timed "$TMP/t.ours" "$AGENT" --metadata-url "$url" --metadata-dir "$md" refresh
-    # Keep the run with the least CPU time (the machine is shared).
-    if [[ -z $best ]] || awk -v a="$(cpu_of "$TMP/t.ours")" -v b="$(cpu_of "$best")" \
-        'BEGIN { exit !(a < b) }'; then
-      cp "$TMP/t.ours" "$TMP/best.ours.$n"
-      best=$TMP/best.ours.$n
-    fi
+    cat "$TMP/t.ours" >>"$TMP/runs.$n"
   done
+  awk 'NR == 1 || $1 < w { w = $1 } NR == 1 || $2 < c { c = $2 } $5 > r { r = $5 }
+       END { printf "%.6f %.6f 0 0 %d\n", w, c, r }' "$TMP/runs.$n" >"$TMP/best.ours.$n"
+  best=$TMP/best.ours.$n
   wall=$(wall_of "$best")
   echo "ours refresh $n targets (targets.json $targets_bytes B, metadata $meta_bytes B):" \
     "wall $wall s, cpu $(cpu_of "$best") s, peak RSS $(rss_of "$best") KiB" \
-    "(best of $REFRESH_RUNS by cpu), $(awk -v b="$targets_bytes" -v w="$wall" \
-    'BEGIN { printf "%.0f", (w > 0 ? b / w / 1e6 : 0) }') MB/s of targets.json," \
-    "RSS = $(ratio "$(($(rss_of "$best") * 1024))" "$meta_bytes") x metadata size"
+    "(min wall, min cpu, max RSS of $REFRESH_RUNS runs; all runs wall/cpu:" \
+    "$(awk '{ printf "%s%.3f/%.3f", (NR > 1 ? " " : ""), $1, $2 }' "$TMP/runs.$n"))," \
+    "$(awk -v b="$targets_bytes" -v w="$wall" 'BEGIN { printf "%.0f", b / w / 1e6 }') MB/s" \
+    "of targets.json by wall, RSS = $(ratio "$(($(rss_of "$best") * 1024))" "$meta_bytes") x" \
+    "metadata size; process baseline (client-agent init): cpu $(cpu_of "$TMP/t.init") s," \
+    "RSS $(rss_of "$TMP/t.init") KiB"
 
   if [[ $n == 10000 && $TUFJS_OK == 1 ]]; then
-    NODE_PATH=$NODE_MODULES timed "$TMP/t.tufjs" timeout 900 node \
+    NODE_PATH=$NODE_MODULES "$MEASURE" "$TMP/t.tufjs" timeout 900 node \
       "$SRC/tests/bench/tufjs_refresh.js" "$url" "$repo/metadata/1.root.json" "$TMP/tufjs-$n"
     echo "tuf-js refresh $n targets: wall $(wall_of "$TMP/t.tufjs") s," \
       "cpu $(cpu_of "$TMP/t.tufjs") s, peak RSS $(rss_of "$TMP/t.tufjs") KiB (one run)"
@@ -157,18 +163,18 @@ big=$TMP/1GiB.bin
 head -c $((1 << 30)) /dev/zero >"$big"
 cat "$big" >/dev/null
 HASH=$BENCH/hash_file
-# best_of FILE_PREFIX cmd...: HASH_RUNS runs, keeps the lowest-cpu time line in FILE_PREFIX.
+# best_of FILE_PREFIX cmd...: HASH_RUNS runs; FILE_PREFIX gets the minimum wall and the
+# minimum CPU time (each the least disturbed estimate on a shared machine) and the max RSS.
 best_of() {
   local out=$1
   shift
-  rm -f "$out"
+  : >"$out.runs"
   for _ in $(seq "$HASH_RUNS"); do
-    timed "$out.run" "$@" >"$out.digest"
-    if [[ ! -f $out ]] || awk -v a="$(cpu_of "$out.run")" -v b="$(cpu_of "$out")" \
-        'BEGIN { exit !(a < b) }'; then
-      cp "$out.run" "$out"
-    fi
+    "$MEASURE" "$out.run" "$@" >"$out.digest"
+    cat "$out.run" >>"$out.runs"
   done
+  awk 'NR == 1 || $1 < w { w = $1 } NR == 1 || $2 < c { c = $2 } $5 > r { r = $5 }
+       END { printf "%.6f %.6f 0 0 %d\n", w, c, r }' "$out.runs" >"$out"
 }
 best_of "$TMP/h.ossl256" openssl dgst -sha256 "$big"
 best_of "$TMP/h.ossl512" openssl dgst -sha512 "$big"
@@ -180,7 +186,7 @@ cat "$TMP/h.ossl256.digest" "$TMP/h.ossl512.digest" | cmp -s - "$TMP/h.oursboth.
   { echo "sha256+sha512 digests differ" >&2; exit 1; }
 for f in ossl256 ossl512 ours256 oursboth; do
   echo "$f: wall $(wall_of "$TMP/h.$f") s, cpu $(cpu_of "$TMP/h.$f") s," \
-    "peak RSS $(rss_of "$TMP/h.$f") KiB (best of $HASH_RUNS by cpu)"
+    "peak RSS $(rss_of "$TMP/h.$f") KiB (min wall, min cpu, max RSS of $HASH_RUNS runs)"
 done
 echo "RATIO sha256 1 GiB, openssl dgst -sha256 / ours:" \
   "cpu $(ratio "$(cpu_of "$TMP/h.ossl256")" "$(cpu_of "$TMP/h.ours256")")x," \

@@ -1,11 +1,19 @@
-// JSON module throughput on a TUF-shaped targets role of 10,000 and 100,000 targets (about
-// 1.2 and 12 MB canonical). Parse input is the compact standard form (and, separately, the
-// indent=1 form python-tuf writes); bytes/second counts the document size in each case.
+// JSON module throughput on a TUF-shaped targets role of 10,000 and 100,000 targets (3.1 and
+// 31 MB canonical: each target lists sha256 and sha512, so about 310 bytes per target). Parse
+// input is the compact standard form (and, separately, the indent=1 form python-tuf writes);
+// bytes/second counts the document size in each case.
+//
+// Peer in the same binary: nlohmann/json 3.11 parsing the same text (BM_NlohmannParse*) and
+// dumping the parsed document compactly (BM_NlohmannDump). nlohmann's dump() is NOT canonical
+// JSON (it escapes control characters, keeps insertion order unless the object type sorts);
+// it is a speed reference for our Canonical/Serialize only. scripts/bench.sh prints the
+// ratios (tests/bench/bench_ratios.py).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/json/parser.h"
@@ -118,12 +126,63 @@ void RunSerialize(benchmark::State& state, int indent) {
 void BM_Serialize(benchmark::State& state) { RunSerialize(state, 0); }
 void BM_SerializeIndent1(benchmark::State& state) { RunSerialize(state, 1); }
 
+// ---- peer: nlohmann/json on the same text ----
+
+// Parse errors are reported as values here (allow_exceptions = false) so nothing throws.
+void RunNlohmannParse(benchmark::State& state, int indent, bool free_tree) {
+  const std::string& text = Text(static_cast<int>(state.range(0)), indent);
+  for (auto _ : state) {
+    nlohmann::json v = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded()) {
+      state.SkipWithError("nlohmann parse failed");
+      break;
+    }
+    benchmark::DoNotOptimize(v);
+    if (!free_tree) {
+      state.PauseTiming();
+    }
+    v = nlohmann::json();
+    if (!free_tree) {
+      state.ResumeTiming();
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["doc_bytes"] = static_cast<double>(text.size());
+}
+
+void BM_NlohmannParse(benchmark::State& state) { RunNlohmannParse(state, 0, false); }
+void BM_NlohmannParseAndFree(benchmark::State& state) { RunNlohmannParse(state, 0, true); }
+void BM_NlohmannParseIndent1(benchmark::State& state) { RunNlohmannParse(state, 1, false); }
+
+// Compact dump of the parsed document (std::map objects: keys come out sorted, like ours,
+// but strings are escaped differently: a speed reference, not a canonical form).
+void BM_NlohmannDump(benchmark::State& state) {
+  const nlohmann::json doc =
+      nlohmann::json::parse(Text(static_cast<int>(state.range(0)), 0), nullptr, false);
+  if (doc.is_discarded()) {
+    state.SkipWithError("nlohmann parse failed");
+    return;
+  }
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string out = doc.dump();
+    bytes = out.size();
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["doc_bytes"] = static_cast<double>(bytes);
+}
+
 BENCHMARK(BM_Parse)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ParseAndFree)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ParseIndent1)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Canonical)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Serialize)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SerializeIndent1)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NlohmannParse)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NlohmannParseAndFree)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NlohmannParseIndent1)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NlohmannDump)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mdu::json

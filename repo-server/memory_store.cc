@@ -22,6 +22,7 @@ struct State {
   std::map<std::pair<ReportKind, std::string>, ReportRecord> reports;
   std::vector<std::pair<ReportKind, std::string>> arrival;  // report keys in order
   std::map<std::string, DeviceRecord> devices;
+  std::map<uint64_t, std::string> audit;  // seq -> record bytes
   uint64_t next_blob = 1;
 };
 
@@ -73,6 +74,7 @@ class MemoryStore final : public Store {
       state_->metadata[{entry.role, entry.version}] = entry.bytes;
     }
     for (const auto& [role, version] : batch.current) state_->current[role] = version;
+    if (batch.audit) state_->audit[batch.audit->seq] = batch.audit->bytes;
     for (const TargetRef& ref : batch.targets) {
       state_->blobs[ref.blob_id].committed = true;
       state_->targets[ref.sha256] = BlobInfo{ref.blob_id, ref.length, kBlobChunkBytes};
@@ -185,6 +187,29 @@ class MemoryStore final : public Store {
     std::vector<DeviceRecord> out;
     for (const auto& [id, device] : state_->devices) out.push_back(device);
     return out;
+  }
+
+  Status AppendAudit(const AuditRecord& record) override {
+    std::lock_guard lock(state_->mu);
+    state_->audit[record.seq] = record.bytes;
+    return {};
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(uint64_t after_seq, size_t limit) const override {
+    std::lock_guard lock(state_->mu);
+    std::vector<AuditRecord> out;
+    for (auto it = state_->audit.upper_bound(after_seq);
+         it != state_->audit.end() && out.size() < limit; ++it) {
+      out.push_back(AuditRecord{it->first, it->second});
+    }
+    return out;
+  }
+
+  Result<std::optional<AuditRecord>> LastAudit() const override {
+    std::lock_guard lock(state_->mu);
+    if (state_->audit.empty()) return std::optional<AuditRecord>();
+    auto last = std::prev(state_->audit.end());
+    return std::optional<AuditRecord>(AuditRecord{last->first, last->second});
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/json/value.h"
 #include "core/trust/trusted_set.h"
 
 namespace mdu::server {
@@ -131,18 +132,44 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Store> stor
       new Repository(std::move(store), std::move(bootstrap_root), clock, std::move(view)));
 }
 
-Result<PublishOutcome> Repository::Publish(PublishSession& session) {
-  MDU_RETURN_IF_ERROR(session.FinishBlob());
+Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_view actor) {
   std::lock_guard lock(publish_mu_);
+  auto rejected = [&](const Error& error) {
+    if (audit_ != nullptr) {
+      // The rejection stands even if it cannot be recorded; the error names the publish.
+      (void)audit_->Append(actor, "publish_rejected",
+                           json::Value::MakeObject({{"description", session.description_},
+                                                    {"reason", error.ToString()}}));
+    }
+    return MakeError(error);
+  };
+  if (auto finished = session.FinishBlob(); !finished) return rejected(finished.error());
   std::shared_ptr<const RepositoryView> current = view_.load();
   StoredTargetLookup lookup = [this](std::string_view sha256) -> std::optional<uint64_t> {
     auto info = store_->GetTarget(sha256);
     if (!info) return std::nullopt;
     return info->length;
   };
-  MDU_ASSIGN_OR_RETURN(PublishPlan plan, VerifyPublish(*current, bootstrap_root_, session.input_,
-                                                       clock_.Now(), lookup));
-  MDU_RETURN_IF_ERROR(store_->Commit(plan.batch));
+  auto verified = VerifyPublish(*current, bootstrap_root_, session.input_, clock_.Now(), lookup);
+  if (!verified) return rejected(verified.error());
+  PublishPlan& plan = *verified;
+  if (audit_ != nullptr) {
+    json::Object roles;
+    for (const auto& [role, version] : plan.batch.current) {
+      roles.emplace_back(role, json::Value(version));
+    }
+    json::Value detail = json::Value::MakeObject(
+        {{"description", session.description_},
+         {"roles", json::Value::MakeObject(std::move(roles))},
+         {"targets_stored", json::Value(static_cast<int64_t>(plan.batch.targets.size()))}});
+    MDU_RETURN_IF_ERROR(audit_->AppendWith(actor, "publish_accepted", std::move(detail),
+                                           [&](const AuditRecord& record) {
+                                             plan.batch.audit = record;
+                                             return store_->Commit(plan.batch);
+                                           }));
+  } else {
+    MDU_RETURN_IF_ERROR(store_->Commit(plan.batch));
+  }
   session.committed_ = true;
   // Staged blobs that the commit did not reference (duplicates of stored content).
   for (const std::string& id : plan.unused_blob_ids) (void)store_->DiscardBlob(id);

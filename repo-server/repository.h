@@ -27,6 +27,7 @@
 
 #include "core/common/error.h"
 #include "core/crypto/hash.h"
+#include "repo-server/audit_log.h"
 #include "repo-server/clock.h"
 #include "repo-server/publish_verifier.h"
 #include "repo-server/repository_view.h"
@@ -54,6 +55,8 @@ class PublishSession {
   // its declared sha256 (kHashMismatch otherwise). kInvalidArgument for a malformed sha256, a
   // gap or a blob sent twice.
   Status AddTargetChunk(std::string_view sha256, uint64_t offset, std::string_view data);
+  // Free text recorded in the audit log with the publish (the PublishHeader's description).
+  void set_description(std::string description) { description_ = std::move(description); }
 
  private:
   friend class Repository;
@@ -74,6 +77,7 @@ class PublishSession {
   size_t metadata_bytes_ = 0;
   std::optional<OpenBlob> open_;
   std::vector<std::string> staged_ids_;  // every blob staged, to discard unless committed
+  std::string description_;
   bool committed_ = false;
 };
 
@@ -98,7 +102,15 @@ class Repository {
     return std::unique_ptr<PublishSession>(new PublishSession(*store_));
   }
   // Verifies and commits (see the file comment). The session's blobs are discarded on failure.
-  Result<PublishOutcome> Publish(PublishSession& session);
+  // With an audit log, an accepted publish is recorded (as `actor`) in the same Store::Commit,
+  // a rejected one in a record of its own.
+  Result<PublishOutcome> Publish(PublishSession& session, std::string_view actor = "server");
+
+  // The audit log (borrowed, must outlive the repository; null = none). Set before serving.
+  void set_audit_log(AuditLog* audit) {
+    std::lock_guard lock(publish_mu_);
+    audit_ = audit;
+  }
 
   // Called after each commit with the new view, under the publish lock (so calls never
   // overlap), e.g. to materialize the static mirror. Its failure does not undo the commit.
@@ -121,6 +133,7 @@ class Repository {
   const Clock& clock_;
   std::mutex publish_mu_;
   CommitListener listener_;
+  AuditLog* audit_ = nullptr;
   std::atomic<std::shared_ptr<const RepositoryView>> view_;
 };
 

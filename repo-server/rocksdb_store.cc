@@ -23,6 +23,7 @@ namespace {
 //   r/<kind>/<id>                   report record
 //   ra/<sequence, 20 digits>        "<kind>/<id>": arrival order
 //   d/<device id>                   device record
+//   a/<seq, 20 digits>              audit record (canonical JSON)
 std::string Padded(uint64_t value, int width) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%0*llu", width, static_cast<unsigned long long>(value));
@@ -172,6 +173,7 @@ class RocksDbStore final : public Store {
     for (const auto& [role, version] : batch.current) {
       wb.Put("c/" + role, std::to_string(version));
     }
+    if (batch.audit) wb.Put("a/" + Padded(batch.audit->seq, 20), batch.audit->bytes);
     rocksdb::Status s = db_->Write(sync_, &wb);
     if (!s.ok()) return IoError("commit", s);
     return {};
@@ -363,6 +365,41 @@ class RocksDbStore final : public Store {
     }
     if (!it->status().ok()) return IoError("list devices", it->status());
     return out;
+  }
+
+  Status AppendAudit(const AuditRecord& record) override {
+    rocksdb::Status s = db_->Put(sync_, "a/" + Padded(record.seq, 20), record.bytes);
+    if (!s.ok()) return IoError("append audit", s);
+    return {};
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(uint64_t after_seq, size_t limit) const override {
+    std::vector<AuditRecord> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("a/" + Padded(after_seq + 1, 20));
+         it->Valid() && it->key().starts_with("a/") && out.size() < limit; it->Next()) {
+      AuditRecord record;
+      if (!ParseNumber(it->key().ToStringView().substr(2), record.seq)) {
+        return MakeError(ErrorKind::kIo, "corrupt audit key " + it->key().ToString());
+      }
+      record.bytes = it->value().ToString();
+      out.push_back(std::move(record));
+    }
+    if (!it->status().ok()) return IoError("list audit", it->status());
+    return out;
+  }
+
+  Result<std::optional<AuditRecord>> LastAudit() const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev("a/~");
+    if (!it->status().ok()) return IoError("last audit", it->status());
+    if (!it->Valid() || !it->key().starts_with("a/")) return std::optional<AuditRecord>();
+    AuditRecord record;
+    if (!ParseNumber(it->key().ToStringView().substr(2), record.seq)) {
+      return MakeError(ErrorKind::kIo, "corrupt audit key " + it->key().ToString());
+    }
+    record.bytes = it->value().ToString();
+    return std::optional<AuditRecord>(std::move(record));
   }
 
  private:

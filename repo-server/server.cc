@@ -22,6 +22,10 @@
 
 #include "core/crypto/keys.h"
 #include "core/io/file.h"
+#include "core/json/value.h"
+#include "core/json/writer.h"
+#include "repo-server/audit_log.h"
+#include "repo-server/auth.h"
 #include "repo-server/clock.h"
 #include "repo-server/repository.h"
 #include "repo-server/rocksdb_store.h"
@@ -43,6 +47,8 @@ struct Options {
   bool insecure = false;
   std::string tls_cert;
   std::string tls_key;
+  std::string client_ca;
+  std::string operator_credentials;
   std::string port_file;
   std::string static_mirror_dir;
   std::string timestamp_key_insecure_file;
@@ -140,6 +146,12 @@ int Serve(const Options& options, const sigset_t& signals) {
     spdlog::critical("event=startup_failed error=\"{}\"", repository.error().ToString());
     return 1;
   }
+  auto audit = AuditLog::Open((*repository)->store(), clock);
+  if (!audit) {
+    spdlog::critical("event=startup_failed error=\"audit log: {}\"", audit.error().ToString());
+    return 1;
+  }
+  (*repository)->set_audit_log(audit->get());
   auto view = (*repository)->view();
   spdlog::info("event=repository_opened initialized={} root_version={} timestamp_version={}",
                view->initialized(), view->CurrentVersion("root"),
@@ -206,11 +218,65 @@ int Serve(const Options& options, const sigset_t& signals) {
     }
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    if (!options.client_ca.empty()) {
+      auto ca = ReadText(options.client_ca, kMaxKeyFileBytes, "client CA");
+      if (!ca) {
+        spdlog::critical("event=startup_failed error=\"{}\"", ca.error().ToString());
+        return 1;
+      }
+      // Handshakes without a client certificate chaining to the device CA fail.
+      ssl.pem_root_certs = *ca;
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     credentials = grpc::SslServerCredentials(ssl);
   }
 
-  std::unique_ptr<grpc::Service> device = NewDeviceService(**repository, clock);
-  std::unique_ptr<grpc::Service> operator_service = NewOperatorService(**repository);
+  std::optional<OperatorCredentials> operators;
+  if (!options.operator_credentials.empty()) {
+    auto text = ReadText(options.operator_credentials, kMaxKeyFileBytes, "operator credentials");
+    if (!text) {
+      spdlog::critical("event=startup_failed error=\"{}\"", text.error().ToString());
+      return 1;
+    }
+    auto parsed = OperatorCredentials::Parse(*text);
+    if (!parsed) {
+      spdlog::critical("event=startup_failed error=\"{}\"",
+                       parsed.error().WithContext(options.operator_credentials).ToString());
+      return 1;
+    }
+    operators.emplace(std::move(*parsed));
+    spdlog::info("event=operator_credentials_loaded count={}", operators->size());
+  } else {
+    spdlog::warn(
+        "event=operator_auth_disabled detail=\"!!! NO OPERATOR AUTHENTICATION: without "
+        "--operator-credentials anyone who can reach {} may publish. Development use on "
+        "loopback only. !!!\"",
+        options.listen);
+  }
+
+  auto started = (*audit)->Append(
+      "server", "server_start",
+      json::Value::MakeObject({
+          {"listen", json::Value(options.listen)},
+          {"insecure", json::Value(options.insecure)},
+          {"mutual_tls", json::Value(!options.client_ca.empty())},
+          {"client_ca", json::Value(options.client_ca)},
+          {"operator_credentials", json::Value(options.operator_credentials)},
+          {"operator_count", json::Value(static_cast<int64_t>(operators ? operators->size() : 0))},
+          {"static_mirror_dir", json::Value(options.static_mirror_dir)},
+          {"timestamp_resigning", json::Value(!options.timestamp_key_insecure_file.empty())},
+          {"trusted_root", json::Value(options.trusted_root)},
+      }));
+  if (!started) {
+    spdlog::critical("event=startup_failed error=\"audit log: {}\"", started.error().ToString());
+    return 1;
+  }
+  spdlog::info("event=audit_log_opened head_hash={}", (*audit)->head_hash());
+
+  std::unique_ptr<grpc::Service> device =
+      NewDeviceService(**repository, clock, !options.client_ca.empty());
+  std::unique_ptr<grpc::Service> operator_service =
+      NewOperatorService(**repository, operators ? &*operators : nullptr, audit->get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -236,8 +302,9 @@ int Serve(const Options& options, const sigset_t& signals) {
       return 1;
     }
   }
-  spdlog::info("event=listening address={} port={} tls={}", options.listen, port,
-               !options.insecure);
+  spdlog::info("event=listening address={} port={} tls={} mutual_tls={} operator_auth={}",
+               options.listen, port, !options.insecure, !options.client_ca.empty(),
+               operators.has_value());
 
   std::thread signal_waiter([&server, &signals, &options] {
     int signal = 0;
@@ -254,15 +321,71 @@ int Serve(const Options& options, const sigset_t& signals) {
   return 0;
 }
 
+// `repo-server audit verify --data-dir DIR [--json]`: 0 if the chain verifies, 2 if it is
+// broken (the first broken link is printed), 1 on usage or store errors.
+int RunAuditCommand(int argc, char** argv) {
+  CLI::App app{
+      "repo-server audit: inspect the tamper-evident audit log (stop the server first: "
+      "the store is opened exclusively)",
+      "repo-server audit"};
+  app.require_subcommand(1);
+  std::string data_dir;
+  bool as_json = false;
+  CLI::App* verify = app.add_subcommand(
+      "verify", "walk the hash chain of the audit log and report the first broken link");
+  verify->add_option("--data-dir", data_dir, "RocksDB directory of the server")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  verify->add_flag("--json", as_json, "print the result as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  auto store = OpenRocksDbStore(data_dir);
+  if (!store) {
+    std::fprintf(stderr, "repo-server audit verify: %s\n", store.error().ToString().c_str());
+    return 1;
+  }
+  auto summary = VerifyAuditChain(**store);
+  if (!summary) {
+    std::string message = summary.error().ToString();
+    if (as_json) {
+      std::printf("%s\n",
+                  json::Canonical(json::Value::MakeObject({{"ok", json::Value(false)},
+                                                           {"error", json::Value(message)}}))
+                      .c_str());
+    } else {
+      std::printf("audit chain BROKEN: %s\n", message.c_str());
+    }
+    return 2;
+  }
+  if (as_json) {
+    std::printf("%s\n", json::Canonical(
+                            json::Value::MakeObject(
+                                {{"ok", json::Value(true)},
+                                 {"records", json::Value(static_cast<int64_t>(summary->records))},
+                                 {"head_hash", json::Value(summary->head_hash)}}))
+                            .c_str());
+  } else {
+    std::printf("audit chain OK: %llu records, head %s\n",
+                static_cast<unsigned long long>(summary->records), summary->head_hash.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunRepoServer(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
   Options options;
   CLI::App app{
       "repo-server: the TUF repository server. Serves signed metadata and targets to devices\n"
       "(DeviceService), accepts signed releases and answers the back office (OperatorService),\n"
       "re-signs timestamp.json with the online timestamp key, and collects device reports.\n"
-      "Also serves grpc.health.v1.Health and server reflection."};
+      "Also serves grpc.health.v1.Health and server reflection.\n"
+      "Every operator action is appended to a hash-chained audit log; check it with\n"
+      "`repo-server audit verify --data-dir DIR` (see `repo-server audit --help`)."};
   app.add_option("--listen", options.listen,
                  "address:port to listen on; port 0 picks a free port (printed on startup)")
       ->capture_default_str();
@@ -277,6 +400,16 @@ int RunRepoServer(int argc, char** argv) {
                "serve plaintext gRPC; refused unless --listen is a loopback address");
   app.add_option("--tls-cert", options.tls_cert, "PEM server certificate (chain)");
   app.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--client-ca", options.client_ca,
+                 "PEM device CA: require mutual TLS; every client must present a certificate "
+                 "issued by it, and device calls naming a device id must match the "
+                 "certificate's URI SAN urn:mdu:device:<id> (PERMISSION_DENIED otherwise)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--operator-credentials", options.operator_credentials,
+                 "JSON list of {name, role: publisher|viewer, token_sha256}; operator calls "
+                 "carry 'authorization: Bearer <token>'. Required with TLS; without it (only "
+                 "with --insecure on loopback) operator calls are NOT authenticated")
+      ->check(CLI::ExistingFile);
   app.add_option("--port-file", options.port_file,
                  "write the bound port to this file once listening (for tests and scripts)");
   app.add_option("--static-mirror-dir", options.static_mirror_dir,
@@ -338,6 +471,15 @@ int RunRepoServer(int argc, char** argv) {
     spdlog::critical(
         "event=usage_error error=\"TLS needs --tls-cert and --tls-key (or "
         "--insecure on loopback)\"");
+    return 1;
+  }
+  if (!options.client_ca.empty() && options.insecure) {
+    spdlog::critical("event=usage_error error=\"--client-ca needs TLS, not --insecure\"");
+    return 1;
+  }
+  if (!options.insecure && options.operator_credentials.empty()) {
+    spdlog::critical(
+        "event=usage_error error=\"with TLS, operator calls need --operator-credentials\"");
     return 1;
   }
   sigset_t signals = BlockShutdownSignals();

@@ -6,8 +6,11 @@
 #include <string>
 #include <utility>
 
+#include "core/json/value.h"
 #include "core/metadata/metadata.h"
 #include "mdu/v1/repository.grpc.pb.h"
+#include "repo-server/audit_log.h"
+#include "repo-server/auth.h"
 #include "repo-server/publish_verifier.h"
 
 namespace mdu::server {
@@ -20,6 +23,26 @@ constexpr size_t kMaxTextBytes = 1u << 10;
 
 grpc::Status InvalidArgument(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+grpc::Status PermissionDenied(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
+}
+
+// The device id of the verified client certificate (repo-server/auth.h). gRPC lists URI SANs
+// under "x509_uri" (and, with the other SAN types, under "x509_subject_alternative_name").
+Result<std::string> CertificateDeviceId(const grpc::CallbackServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return MakeError(ErrorKind::kPolicy, "no verified client certificate");
+  }
+  std::vector<std::string> uris;
+  for (const char* property : {"x509_uri", "x509_subject_alternative_name"}) {
+    for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+      uris.emplace_back(value.data(), value.size());
+    }
+  }
+  return DeviceIdFromUris(uris);
 }
 
 // Publish rejections: content the repository needs but nobody sent is a failed precondition of
@@ -96,8 +119,8 @@ using DeviceBase = v1::DeviceService::WithRawCallbackMethod_GetMetadata<
 
 class DeviceServiceImpl final : public DeviceBase {
  public:
-  DeviceServiceImpl(Repository& repository, const Clock& clock)
-      : repository_(repository), clock_(clock) {}
+  DeviceServiceImpl(Repository& repository, const Clock& clock, bool certificate_identity)
+      : repository_(repository), clock_(clock), certificate_identity_(certificate_identity) {}
 
   grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -144,6 +167,7 @@ class DeviceServiceImpl final : public DeviceBase {
                                                v1::ReportAck* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     grpc::Status status = CheckReport(*request);
+    if (status.ok()) status = CheckIdentity(*context, request->device_id());
     if (status.ok()) {
       ReportRecord record;
       record.kind = ReportKind::kInstallation;
@@ -170,6 +194,8 @@ class DeviceServiceImpl final : public DeviceBase {
                request->kind().size() > kMaxTextBytes ||
                request->subject().size() > kMaxTextBytes) {
       status = InvalidArgument("security event: detail over 16 KiB or kind/subject over 1 KiB");
+    } else if (status = CheckIdentity(*context, request->device_id()); !status.ok()) {
+      // refused: the certificate names another device
     } else {
       ReportRecord record;
       record.kind = ReportKind::kSecurityEvent;
@@ -237,6 +263,19 @@ class DeviceServiceImpl final : public DeviceBase {
     return grpc::Status::OK;
   }
 
+  // With mutual TLS, a call naming a device id must come from that device's certificate.
+  grpc::Status CheckIdentity(const grpc::CallbackServerContext& context,
+                             const std::string& claimed) const {
+    if (!certificate_identity_) return grpc::Status::OK;
+    auto id = CertificateDeviceId(context);
+    if (!id) return PermissionDenied(id.error().message());
+    if (*id != claimed) {
+      return PermissionDenied("the client certificate identifies device " + *id +
+                              ", the request claims device " + claimed);
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status Persist(const ReportRecord& record, v1::ReportAck& ack) {
     auto stored = repository_.store().PutReport(record);
     if (!stored) return ToGrpcStatus(stored.error());
@@ -255,14 +294,20 @@ class DeviceServiceImpl final : public DeviceBase {
 
   Repository& repository_;
   const Clock& clock_;
+  const bool certificate_identity_;
 };
 
 // ---- OperatorService ----
 
 class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
  public:
-  PublishReader(Repository& repository, v1::PublishResponse* response)
-      : repository_(repository), response_(response), session_(repository.NewPublish()) {
+  PublishReader(Repository& repository, v1::PublishResponse* response, std::string actor,
+                AuditLog* audit)
+      : repository_(repository),
+        response_(response),
+        session_(repository.NewPublish()),
+        actor_(std::move(actor)),
+        audit_(audit) {
     StartRead(&request_);
   }
 
@@ -288,6 +333,7 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
           return;
         }
         seen_header_ = true;
+        session_->set_description(request_.header().description());
         break;
       case v1::PublishRequest::kMetadata:
         status = session_->AddMetadata(request_.metadata().name(), request_.metadata().content());
@@ -313,8 +359,21 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
   void OnDone() override { delete this; }
 
  private:
+  // Every refusal of the stream itself (malformed, limits) is audited; verification rejections
+  // are audited by Repository::Publish.
+  void Finish(grpc::Status status) {
+    if (!status.ok() && audit_ != nullptr && !committing_) {
+      (void)audit_->Append(
+          actor_, "publish_rejected",
+          json::Value::MakeObject({{"code", json::Value(static_cast<int64_t>(status.error_code()))},
+                                   {"reason", status.error_message()}}));
+    }
+    grpc::ServerReadReactor<v1::PublishRequest>::Finish(std::move(status));
+  }
+
   void Commit() {
-    auto outcome = repository_.Publish(*session_);
+    committing_ = true;
+    auto outcome = repository_.Publish(*session_, actor_);
     if (!outcome) {
       Finish(ToPublishStatus(outcome.error()));
       return;
@@ -332,8 +391,11 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
   Repository& repository_;
   v1::PublishResponse* response_;
   std::unique_ptr<PublishSession> session_;
+  const std::string actor_;
+  AuditLog* audit_;
   v1::PublishRequest request_;
   bool seen_header_ = false;
+  bool committing_ = false;
 };
 
 void FillReports(const std::vector<ReportRecord>& records,
@@ -347,17 +409,32 @@ void FillReports(const std::vector<ReportRecord>& records,
 
 class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
  public:
-  explicit OperatorServiceImpl(Repository& repository) : repository_(repository) {}
+  OperatorServiceImpl(Repository& repository, const OperatorCredentials* credentials,
+                      AuditLog* audit)
+      : repository_(repository), credentials_(credentials), audit_(audit) {}
 
   grpc::ServerReadReactor<v1::PublishRequest>* Publish(grpc::CallbackServerContext* context,
                                                        v1::PublishResponse* response) override {
-    (void)context;
-    return new PublishReader(repository_, response);
+    Operator caller;
+    if (grpc::Status status = Authorize(*context, "Publish", /*publish=*/true, caller);
+        !status.ok()) {
+      class Refusal final : public grpc::ServerReadReactor<v1::PublishRequest> {
+       public:
+        explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
+        void OnDone() override { delete this; }
+      };
+      return new Refusal(std::move(status));
+    }
+    return new PublishReader(repository_, response, caller.name, audit_);
   }
 
   grpc::ServerUnaryReactor* GetRepositoryStatus(grpc::CallbackServerContext* context,
                                                 const v1::GetRepositoryStatusRequest*,
                                                 v1::RepositoryStatus* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "GetRepositoryStatus", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
     auto view = repository_.view();
     response->set_initialized(view->initialized());
     for (const auto& [role, current] : view->current()) {
@@ -373,6 +450,10 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
                                         const v1::ListDevicesRequest*,
                                         v1::ListDevicesResponse* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "ListDevices", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
     auto devices = repository_.store().ListDevices();
     if (!devices) return Done(context, ToGrpcStatus(devices.error()));
     for (const DeviceRecord& device : *devices) {
@@ -391,6 +472,10 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* GetDeviceHistory(grpc::CallbackServerContext* context,
                                              const v1::GetDeviceHistoryRequest* request,
                                              v1::DeviceHistory* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "GetDeviceHistory", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
     if (!IsValidIdentifier(request->device_id())) {
       return Done(context, InvalidArgument("device_id must be 1..128 of [A-Za-z0-9._:-]"));
     }
@@ -405,6 +490,10 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListFailures(grpc::CallbackServerContext* context,
                                          const v1::ListFailuresRequest* request,
                                          v1::ListFailuresResponse* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "ListFailures", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
     if (request->release().empty() || request->release().size() > kMaxTextBytes) {
       return Done(context, InvalidArgument("release must be 1..1024 bytes"));
     }
@@ -417,6 +506,27 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     return Done(context, grpc::Status::OK);
   }
 
+  grpc::ServerUnaryReactor* ListAuditRecords(grpc::CallbackServerContext* context,
+                                             const v1::ListAuditRecordsRequest* request,
+                                             v1::ListAuditRecordsResponse* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "ListAuditRecords", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
+    constexpr uint32_t kMaxAuditPage = 1000;
+    uint32_t limit = request->limit();
+    if (limit == 0 || limit > kMaxAuditPage) limit = kMaxAuditPage;
+    auto records = repository_.store().ListAudit(request->after_seq(), limit);
+    if (!records) return Done(context, ToGrpcStatus(records.error()));
+    for (const AuditRecord& record : *records) {
+      v1::AuditRecordEntry* entry = response->add_records();
+      entry->set_seq(record.seq);
+      entry->set_record(record.bytes);
+      entry->set_sha256(AuditRecordHash(record.bytes));
+    }
+    return Done(context, grpc::Status::OK);
+  }
+
  private:
   static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -424,7 +534,57 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     return reactor;
   }
 
+  // Without a credentials file (only allowed with --insecure on loopback) every caller is the
+  // anonymous publisher. Otherwise: no/unknown token -> UNAUTHENTICATED, a viewer publishing ->
+  // PERMISSION_DENIED.
+  grpc::Status Authorize(const grpc::CallbackServerContext& context, std::string_view method,
+                         bool publish, Operator& caller) const {
+    if (credentials_ == nullptr) {
+      caller = Operator{"anonymous", OperatorRole::kPublisher};
+      return grpc::Status::OK;
+    }
+    grpc::Status status = Authenticate(context, publish, caller);
+    if (audit_ != nullptr) {
+      json::Object detail = {{"method", json::Value(method)},
+                             {"peer", json::Value(context.peer())}};
+      if (!caller.name.empty()) {
+        detail.emplace_back("role", json::Value(OperatorRoleName(caller.role)));
+      }
+      if (!status.ok()) detail.emplace_back("reason", json::Value(status.error_message()));
+      // An unrecorded refusal still refuses; an unrecorded use is refused (fail closed).
+      auto recorded =
+          audit_->Append(caller.name.empty() ? std::string_view("unknown") : caller.name,
+                         status.ok() ? "credential_used" : "credential_refused",
+                         json::Value::MakeObject(std::move(detail)));
+      if (status.ok() && !recorded) return ToGrpcStatus(recorded.error());
+    }
+    return status;
+  }
+
+  grpc::Status Authenticate(const grpc::CallbackServerContext& context, bool publish,
+                            Operator& caller) const {
+    const auto& metadata = context.client_metadata();
+    auto it = metadata.find("authorization");
+    if (it == metadata.end()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "operator calls need \"authorization: Bearer <token>\" metadata");
+    }
+    auto found = credentials_->Authenticate(std::string_view(it->second.data(), it->second.size()));
+    if (!found) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown operator token");
+    }
+    caller = std::move(*found);
+    if (publish && !MayPublish(caller.role)) {
+      return PermissionDenied("operator " + caller.name + " is a " +
+                              std::string(OperatorRoleName(caller.role)) +
+                              ": only publishers may publish");
+    }
+    return grpc::Status::OK;
+  }
+
   Repository& repository_;
+  const OperatorCredentials* credentials_;
+  AuditLog* audit_;
 };
 
 }  // namespace
@@ -454,12 +614,15 @@ grpc::Status ToGrpcStatus(const Error& error) {
   return grpc::Status(code, error.ToString());
 }
 
-std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock) {
-  return std::make_unique<DeviceServiceImpl>(repository, clock);
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
+                                                bool certificate_identity) {
+  return std::make_unique<DeviceServiceImpl>(repository, clock, certificate_identity);
 }
 
-std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository) {
-  return std::make_unique<OperatorServiceImpl>(repository);
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
+                                                  const OperatorCredentials* credentials,
+                                                  AuditLog* audit) {
+  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit);
 }
 
 }  // namespace mdu::server

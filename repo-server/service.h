@@ -20,6 +20,8 @@
 #include <memory>
 
 #include "core/common/error.h"
+#include "repo-server/audit_log.h"
+#include "repo-server/auth.h"
 #include "repo-server/clock.h"
 #include "repo-server/repository.h"
 
@@ -30,8 +32,18 @@ namespace mdu::server {
 // FAILED_PRECONDITION. The status message is the error's ToString().
 grpc::Status ToGrpcStatus(const Error& error);
 
-std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock);
-std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository);
+// `certificate_identity` (mutual TLS): ReportInstallation and ReportSecurityEvent must name the
+// device id of the caller's verified client certificate (repo-server/auth.h), else
+// PERMISSION_DENIED.
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
+                                                bool certificate_identity = false);
+// `credentials` (borrowed, may be null = no operator authentication, the --insecure loopback
+// development mode): every call needs a known bearer token (else UNAUTHENTICATED); Publish needs
+// the publisher role (else PERMISSION_DENIED). `audit` (borrowed, may be null): each credential
+// use or refusal and each refused publish stream is recorded; ListAuditRecords reads the log.
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
+                                                  const OperatorCredentials* credentials = nullptr,
+                                                  AuditLog* audit = nullptr);
 
 }  // namespace mdu::server
 

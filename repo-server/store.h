@@ -8,7 +8,8 @@
 //              under a private blob id ("staged"), then made visible as a target by sha256 only
 //              by the Commit that publishes the metadata naming it;
 //   reports    installation reports and security events keyed by their client-chosen id
-//              (a duplicate id is stored once), and a per-device summary.
+//              (a duplicate id is stored once), and a per-device summary;
+//   audit      the hash-chained audit log's records by sequence number.
 //
 // Atomicity: Commit applies a whole publish (metadata, current pointers, target references) as
 // one write: after a crash the store holds the old repository or the new one, never a mix.
@@ -52,10 +53,18 @@ struct TargetRef {
   uint64_t length = 0;
 };
 
+// One record of the audit log (repo-server/audit_log.h): `bytes` is its canonical JSON; the
+// store keeps records by `seq` and does not interpret them.
+struct AuditRecord {
+  uint64_t seq = 0;  // 1, 2, 3, ...
+  std::string bytes;
+};
+
 struct PublishBatch {
   std::vector<MetadataEntry> metadata;
   std::map<std::string, int64_t> current;  // role -> version now current
   std::vector<TargetRef> targets;
+  std::optional<AuditRecord> audit;  // written in the same write as the publish
 };
 
 struct BlobInfo {
@@ -139,6 +148,14 @@ class Store {
   // Matching reports in order of arrival.
   virtual Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const = 0;
   virtual Result<std::vector<DeviceRecord>> ListDevices() const = 0;
+
+  // Writes one audit record (synced). The caller (AuditLog) chooses seq; a record with the same
+  // seq is overwritten (the chain verification is what detects tampering, not the store).
+  virtual Status AppendAudit(const AuditRecord& record) = 0;
+  // Records with seq > after_seq in seq order, at most `limit`.
+  virtual Result<std::vector<AuditRecord>> ListAudit(uint64_t after_seq, size_t limit) const = 0;
+  // The record with the highest seq, or nullopt for an empty log.
+  virtual Result<std::optional<AuditRecord>> LastAudit() const = 0;
 };
 
 }  // namespace mdu::server

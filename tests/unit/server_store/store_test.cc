@@ -278,6 +278,38 @@ TEST_P(StoreTest, DevicesSummarizeTheirLastReport) {
   EXPECT_EQ((*devices)[1].installed_version, "2.1");
 }
 
+TEST_P(StoreTest, AuditRecordsAreListedInSeqOrderAndCommittedWithAPublish) {
+  auto empty = store_->LastAudit();
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->has_value());
+  ASSERT_TRUE(store_->AppendAudit({1, "one"}));
+  ASSERT_TRUE(store_->AppendAudit({2, "two"}));
+  PublishBatch batch;
+  batch.metadata.push_back({"root", 1, "root-bytes"});
+  batch.current["root"] = 1;
+  batch.audit = AuditRecord{3, "three"};
+  ASSERT_TRUE(store_->Commit(batch));
+  ASSERT_TRUE(store_->AppendAudit({10, "ten"}));
+  Reopen();
+  auto all = store_->ListAudit(0, 100);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].seq, 1u);
+  EXPECT_EQ((*all)[2].bytes, "three");
+  EXPECT_EQ((*all)[3].seq, 10u);
+  auto page = store_->ListAudit(1, 2);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].seq, 2u);
+  EXPECT_EQ((*page)[1].seq, 3u);
+  auto last = store_->LastAudit();
+  ASSERT_TRUE(last);
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->seq, 10u);
+  EXPECT_EQ((*last)->bytes, "ten");
+  EXPECT_EQ(*store_->GetMetadata("root", 1), "root-bytes");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreTest,
     ::testing::Values(Backend{"memory", [](const fs::path&) { return NewMemoryStore(); }},

@@ -4,18 +4,27 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "client-agent/install/ab_dir_installer.h"
 #include "client-agent/transport/scheme_fetcher.h"
 #include "client-agent/transport/url.h"
 #include "client-agent/tuf_client.h"
+#include "client-agent/update/device_state.h"
+#include "client-agent/update/health_check.h"
+#include "client-agent/update/online_update.h"
+#include "client-agent/update/transaction.h"
 #include "core/client/clock.h"
+#include "core/json/parser.h"
 #include "core/json/value.h"
 #include "core/json/writer.h"
 
@@ -40,6 +49,12 @@ struct CliOptions {
   int64_t min_speed_time_s = 30;
   std::string ca_file;
   std::string proxy;
+  // Update flow.
+  std::string state_dir;
+  std::string install_root;
+  std::string hardware_id;
+  std::string health_check;  // run with /bin/sh -c
+  int64_t health_timeout_s = 60;
 };
 
 // Logs every request the updater makes (URLs without credentials, never bodies).
@@ -229,6 +244,194 @@ int RunDownload(const CliOptions& options) {
   return kExitSuccess;
 }
 
+json::Value TargetJson(const update::TargetRecord& target) {
+  return json::Value::MakeObject({{"name", target.name},
+                                  {"version", target.version},
+                                  {"sha256", target.sha256},
+                                  {"security_version", target.security_version}});
+}
+
+json::Value TransactionJson(const update::TransactionResult& result) {
+  return json::Value::MakeObject({{"outcome", update::OutcomeName(result.outcome)},
+                                  {"reason", update::ReasonName(result.reason)},
+                                  {"message", result.message},
+                                  {"target", TargetJson(result.target)}});
+}
+
+// "committed 2.0.0 (pump/fw.bin)" / "rolled_back 2.0.0 (...): health_check_failed: ..."
+std::string DescribeTransaction(const update::TransactionResult& result) {
+  std::string text(update::OutcomeName(result.outcome));
+  if (!result.target.name.empty()) {
+    text += " " + result.target.version + " (" + result.target.name + ")";
+  }
+  if (result.reason != update::Reason::kNone) {
+    text += ": " + std::string(update::ReasonName(result.reason)) + ": " + result.message;
+  }
+  return OneLine(text);
+}
+
+// A refused or rolled-back transaction: one line on stderr, exit 1 (the JSON, if asked for,
+// was already printed with "ok": false).
+int TransactionFailed(std::string_view command, const update::TransactionResult& result) {
+  std::fprintf(stderr, "client-agent: %.*s failed: %s\n", static_cast<int>(command.size()),
+               command.data(), DescribeTransaction(result).c_str());
+  return kExitFailure;
+}
+
+update::CommandHealthChecker MakeHealthChecker(const CliOptions& options) {
+  update::HealthCheckConfig config;
+  if (!options.health_check.empty()) config.argv = {"/bin/sh", "-c", options.health_check};
+  config.timeout = std::chrono::seconds(options.health_timeout_s);
+  return update::CommandHealthChecker(std::move(config));
+}
+
+int RunUpdate(const CliOptions& options) {
+  constexpr std::string_view kCommand = "update";
+  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
+                             std::pair{&options.metadata_url, "--metadata-url"},
+                             std::pair{&options.target_base_url, "--target-base-url"},
+                             std::pair{&options.state_dir, "--state-dir"},
+                             std::pair{&options.install_root, "--install-root"},
+                             std::pair{&options.hardware_id, "--hardware-id"}}) {
+    if (Status ok = Require(*value, name, kCommand); !ok)
+      return Fail(options, kCommand, ok.error());
+  }
+  if (options.health_timeout_s <= 0) {
+    return Fail(options, kCommand,
+                Error(ErrorKind::kInvalidArgument, "--health-timeout must be positive"));
+  }
+  Result<std::unique_ptr<client::Fetcher>> transport = MakeFetcher(options);
+  if (!transport) return Fail(options, kCommand, transport.error());
+  LoggingFetcher fetcher(**transport);
+  const client::SystemClock clock;
+  update::CommandHealthChecker health = MakeHealthChecker(options);
+  const update::OnlineUpdateOptions update_options{.metadata_dir = options.metadata_dir,
+                                                   .metadata_url = options.metadata_url,
+                                                   .target_base_url = options.target_base_url,
+                                                   .state_dir = options.state_dir,
+                                                   .install_root = options.install_root,
+                                                   .hardware_id = options.hardware_id,
+                                                   .target_names = options.target_names};
+  Result<update::OnlineUpdateResult> result =
+      update::UpdateOnce(update_options, fetcher, clock, health);
+  if (!result) return Fail(options, kCommand, result.error());
+
+  if (result->recovered) {
+    spdlog::warn("recovered an interrupted transaction: {}",
+                 DescribeTransaction(*result->recovered));
+  }
+  for (const update::Rejection& rejection : result->selection.rejected) {
+    spdlog::info("not eligible: {}: {}: {}", rejection.name, update::ReasonName(rejection.reason),
+                 rejection.message);
+  }
+  const bool ok =
+      !result->transaction || result->transaction->outcome == update::Outcome::kCommitted;
+  if (options.json) {
+    json::Array rejected;
+    for (const update::Rejection& rejection : result->selection.rejected) {
+      rejected.push_back(json::Value::MakeObject({{"name", rejection.name},
+                                                  {"reason", update::ReasonName(rejection.reason)},
+                                                  {"message", rejection.message}}));
+    }
+    json::Value out = json::Value::MakeObject({{"command", kCommand},
+                                               {"ok", ok},
+                                               {"rejected", std::move(rejected)}});
+    out.Set("recovered", result->recovered ? TransactionJson(*result->recovered) : json::Value());
+    out.Set("result", result->transaction ? TransactionJson(*result->transaction) : json::Value());
+    PrintJson(out);
+  }
+  if (!result->transaction) {
+    if (!options.json) std::printf("no update for this device\n");
+    return kExitSuccess;
+  }
+  if (!ok) return TransactionFailed(kCommand, *result->transaction);
+  if (!options.json) std::printf("%s\n", DescribeTransaction(*result->transaction).c_str());
+  return kExitSuccess;
+}
+
+int RunStatus(const CliOptions& options) {
+  constexpr std::string_view kCommand = "status";
+  if (Status ok = Require(options.state_dir, "--state-dir", kCommand); !ok) {
+    return Fail(options, kCommand, ok.error());
+  }
+  Result<update::StateStore> store = update::StateStore::Open(options.state_dir);
+  if (!store) return Fail(options, kCommand, store.error());
+  Result<update::DeviceState> state = store->Load();
+  if (!state) return Fail(options, kCommand, state.error());
+  if (state->floor_restored) {
+    spdlog::warn("state.json held a lower security floor than its second copy; restored {}",
+                 state->security_floor);
+  }
+  if (options.json) {
+    Result<json::Value> parsed = json::Parse(update::SerializeState(*state));
+    if (!parsed) return Fail(options, kCommand, parsed.error());
+    PrintJson(json::Value::MakeObject({{"command", kCommand},
+                                       {"ok", true},
+                                       {"state", std::move(*parsed)},
+                                       {"floor_restored", state->floor_restored}}));
+    return kExitSuccess;
+  }
+  auto show = [](const char* label, const std::optional<update::Installation>& installation) {
+    if (installation) {
+      std::printf("%s: %s %s (security_version %lld, slot %s)\n", label,
+                  installation->target.name.c_str(), installation->target.version.c_str(),
+                  static_cast<long long>(installation->target.security_version),
+                  installation->slot.c_str());
+    } else {
+      std::printf("%s: none\n", label);
+    }
+  };
+  show("installed", state->installed);
+  show("previous", state->previous);
+  std::printf("security floor: %lld\n", static_cast<long long>(state->security_floor));
+  if (state->pending) {
+    std::printf("pending: %s %s (phase %s; run update or rollback to recover)\n",
+                state->pending->target.name.c_str(), state->pending->target.version.c_str(),
+                std::string(update::PhaseName(state->pending->phase)).c_str());
+  } else {
+    std::printf("pending: none\n");
+  }
+  if (state->last_result) {
+    update::TransactionResult last{state->last_result->outcome, state->last_result->reason,
+                                   state->last_result->message, state->last_result->target,
+                                   std::nullopt};
+    std::printf("last result: %s\n", DescribeTransaction(last).c_str());
+  } else {
+    std::printf("last result: none\n");
+  }
+  return kExitSuccess;
+}
+
+int RunRollback(const CliOptions& options) {
+  constexpr std::string_view kCommand = "rollback";
+  for (auto [value, name] : {std::pair{&options.state_dir, "--state-dir"},
+                             std::pair{&options.install_root, "--install-root"}}) {
+    if (Status ok = Require(*value, name, kCommand); !ok)
+      return Fail(options, kCommand, ok.error());
+  }
+  Result<update::StateStore> store = update::StateStore::Open(options.state_dir);
+  if (!store) return Fail(options, kCommand, store.error());
+  Result<install::AbDirInstaller> installer = install::AbDirInstaller::Open(options.install_root);
+  if (!installer) return Fail(options, kCommand, installer.error());
+  update::CommandHealthChecker health = MakeHealthChecker(options);
+  update::UpdateTransaction transaction(*store, *installer, health);
+  Result<std::optional<update::TransactionResult>> recovered = transaction.Recover();
+  if (!recovered) return Fail(options, kCommand, recovered.error());
+  if (recovered->has_value()) {
+    spdlog::warn("recovered an interrupted transaction: {}", DescribeTransaction(**recovered));
+  }
+  Result<update::TransactionResult> result = transaction.RollbackToPrevious();
+  if (!result) return Fail(options, kCommand, result.error());
+  const bool ok = result->outcome == update::Outcome::kCommitted;
+  if (options.json) {
+    PrintJson(json::Value::MakeObject(
+        {{"command", kCommand}, {"ok", ok}, {"result", TransactionJson(*result)}}));
+  }
+  if (!ok) return TransactionFailed(kCommand, *result);
+  if (!options.json) std::printf("%s\n", DescribeTransaction(*result).c_str());
+  return kExitSuccess;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -236,8 +439,9 @@ int RunCli(int argc, char** argv) {
   CLI::App app{
       "client-agent: the device side of the medical-device update system.\n"
       "TUF client mode: init (trust a root file), refresh (update trusted metadata),\n"
-      "download (refresh, then fetch verified targets). Exit status 0 on success, 1 on "
-      "failure."};
+      "download (refresh, then fetch verified targets).\n"
+      "Update flow: update (one shot), status, rollback.\n"
+      "Exit status 0 on success, 1 on failure."};
   app.name("client-agent");
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
@@ -271,6 +475,18 @@ int RunCli(int argc, char** argv) {
                  "PEM file of trusted CAs for https (default: system)");
   app.add_option("--proxy", options.proxy,
                  "HTTP(S) proxy URL (environment proxy variables are ignored)");
+  app.add_option("--state-dir", options.state_dir,
+                 "device state directory (state.json, security_floor, staging/)");
+  app.add_option("--install-root", options.install_root,
+                 "ab-dir installer root (slot-a, slot-b, current)");
+  app.add_option("--hardware-id", options.hardware_id, "this device's hardware id");
+  app.add_option("--health-check", options.health_check,
+                 "command run with /bin/sh -c after activation (MDU_SLOT names the slot); "
+                 "exit 0 commits, anything else rolls back (default: none, always passes)");
+  app.add_option("--health-timeout", options.health_timeout_s,
+                 "seconds the health check may run before it is killed and the update rolled "
+                 "back")
+      ->capture_default_str();
 
   CLI::App* init = app.add_subcommand("init", "trust ROOT_FILE as the first root (no network)");
   init->add_option("ROOT_FILE", options.root_file, "root metadata shipped with the device")
@@ -288,6 +504,24 @@ int RunCli(int argc, char** argv) {
       "Global options (--metadata-url, --target-name, ...) come before the subcommand: see\n"
       "client-agent --help.\n");
 
+  CLI::App* update_cmd = app.add_subcommand(
+      "update", "one update: recover, refresh, select, download verified, install, check, "
+                "commit or roll back");
+  update_cmd->footer(
+      "Needs --metadata-dir, --metadata-url, --target-base-url, --state-dir, --install-root and\n"
+      "--hardware-id (before 'update'). Candidates: the --target-name targets, else every target\n"
+      "of the top-level targets role. Exit 0 when committed or nothing is eligible, 1 when the\n"
+      "update was refused or rolled back (reason code on stderr and in --json).\n");
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "installed and previous version, security floor, pending transaction, last "
+                "result (read-only)");
+  status_cmd->footer("Needs --state-dir (before 'status').\n");
+  CLI::App* rollback_cmd = app.add_subcommand(
+      "rollback", "go back to the previous installation kept in the other slot");
+  rollback_cmd->footer(
+      "Needs --state-dir and --install-root (before 'rollback'). Refused below the security\n"
+      "floor. Runs the health check like an update.\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -300,6 +534,9 @@ int RunCli(int argc, char** argv) {
     if (init->parsed()) return RunInit(options);
     if (refresh->parsed()) return RunRefresh(options);
     if (download->parsed()) return RunDownload(options);
+    if (update_cmd->parsed()) return RunUpdate(options);
+    if (status_cmd->parsed()) return RunStatus(options);
+    if (rollback_cmd->parsed()) return RunRollback(options);
   } catch (const std::exception& error) {
     // Nothing of ours throws; this is the edge for std::bad_alloc and library surprises.
     return Fail(options, "client-agent", Error(ErrorKind::kInternal, error.what()));

@@ -65,9 +65,7 @@ echo "node: $(node --version 2>/dev/null || echo missing)"
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   section "build (Release, $BUILD_DIR)"
-  # MDU_WERROR=OFF: g++ 12 at -O3 reports a false -Wrestrict inside std::string (GCC PR105329)
-  # in core/trust/trusted_set.cc; a benchmark build must not fail on it.
-  cmake -S "$SRC" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMDU_WERROR=OFF \
+  cmake -S "$SRC" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     >/dev/null
   ninja -C "$BUILD_DIR" json_bench crypto_bench refresh_bench client-agent make_bench_repo \
     hash_file measure | tail -n 1

@@ -18,7 +18,13 @@ auto& Get(V& v) {
 
 bool KeyLess(const Member& a, const Member& b) { return a.first < b.first; }
 
-std::string_view TypeWithArticle(Type type) {
+std::string Prefix(std::string_view where) {
+  return where.empty() ? std::string() : std::string(where) + ": ";
+}
+
+}  // namespace
+
+std::string_view TypeNameWithArticle(Type type) {
   switch (type) {
     case Type::kNull:
       return "null";
@@ -35,12 +41,6 @@ std::string_view TypeWithArticle(Type type) {
   }
   return "an unknown type";
 }
-
-std::string Prefix(std::string_view where) {
-  return where.empty() ? std::string() : std::string(where) + ": ";
-}
-
-}  // namespace
 
 std::string_view TypeName(Type type) {
   switch (type) {
@@ -151,7 +151,7 @@ Result<const Value*> RequireField(const Value& object, std::string_view key, Typ
   if (field->type() != type) {
     return MakeError(ErrorKind::kBadMetadata, Prefix(where) + "field \"" + std::string(key) +
                                                   "\" must be " +
-                                                  std::string(TypeWithArticle(type)) + ", got " +
+                                                  std::string(TypeNameWithArticle(type)) + ", got " +
                                                   std::string(TypeName(field->type())));
   }
   return field;

@@ -34,6 +34,8 @@ enum class Type : uint8_t { kNull, kBool, kInt, kString, kArray, kObject };
 
 // "null", "boolean", "integer", "string", "array", "object": for error messages.
 std::string_view TypeName(Type type);
+// "null", "a boolean", "an integer", ...: for "must be <...>" messages.
+std::string_view TypeNameWithArticle(Type type);
 
 class Value {
  public:

@@ -90,24 +90,6 @@ Unexpected<Error> Bad(const Loc& loc, std::string_view what) {
   return MakeError(ErrorKind::kBadMetadata, std::move(message));
 }
 
-std::string_view WithArticle(Type type) {
-  switch (type) {
-    case Type::kNull:
-      return "null";
-    case Type::kBool:
-      return "a boolean";
-    case Type::kInt:
-      return "an integer";
-    case Type::kString:
-      return "a string";
-    case Type::kArray:
-      return "an array";
-    case Type::kObject:
-      return "an object";
-  }
-  return "a value";
-}
-
 std::string Quote(std::string_view text) {
   constexpr size_t kMax = 64;
   std::string out = "\"";
@@ -139,7 +121,7 @@ std::string Got(const Value& value) {
 Result<const Value*> Need(const Value* value, const Loc& loc, Type type) {
   if (value == nullptr) return Bad(loc, "is missing");
   if (value->type() != type) {
-    return Bad(loc, "must be " + std::string(WithArticle(type)) + ", got " + Got(*value));
+    return Bad(loc, "must be " + std::string(json::TypeNameWithArticle(type)) + ", got " + Got(*value));
   }
   return value;
 }

@@ -17,6 +17,13 @@ using RegisterFunction = void (*)(CLI::App&, Context&);
 constexpr RegisterFunction kCommandRegistry[] = {
     RegisterKeygenCommand,
     RegisterKeyCommand,
+    RegisterInitCommand,
+    RegisterTargetCommands,
+    RegisterDelegateCommands,
+    RegisterSignCommands,
+    RegisterRotateCommands,
+    RegisterStatusCommand,
+    RegisterPublishCommands,
 };
 
 constexpr const char* kDescription =

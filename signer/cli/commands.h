@@ -24,6 +24,13 @@ namespace mdu::signer {
 
 void RegisterKeygenCommand(CLI::App& app, Context& ctx);  // keygen_command.cc
 void RegisterKeyCommand(CLI::App& app, Context& ctx);     // key_command.cc: key show|...
+void RegisterInitCommand(CLI::App& app, Context& ctx);      // init_command.cc
+void RegisterTargetCommands(CLI::App& app, Context& ctx);   // target_command.cc: add-target|...
+void RegisterDelegateCommands(CLI::App& app, Context& ctx); // delegate_command.cc
+void RegisterSignCommands(CLI::App& app, Context& ctx);     // sign_command.cc: sign|*-request|...
+void RegisterRotateCommands(CLI::App& app, Context& ctx);   // rotate_command.cc: rotate-root|...
+void RegisterStatusCommand(CLI::App& app, Context& ctx);    // status_command.cc
+void RegisterPublishCommands(CLI::App& app, Context& ctx);  // publish_command.cc
 
 }  // namespace mdu::signer
 

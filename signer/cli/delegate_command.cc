@@ -1,6 +1,5 @@
 // signer delegate | delegate-bins: delegated targets roles and hashed bins.
 #include <CLI/CLI.hpp>
-
 #include <ctime>
 #include <memory>
 #include <string>
@@ -97,7 +96,8 @@ void RegisterDelegateCommands(CLI::App& app, Context& ctx) {
       "delegate-bins",
       "Delegate every target to 2^B succinct hash bins (TAP 15) sharing one key set, for very "
       "large repositories");
-  bins->add_option("--prefix,--name", b->spec.name_prefix, "Bin name prefix")->capture_default_str();
+  bins->add_option("--prefix,--name", b->spec.name_prefix, "Bin name prefix")
+      ->capture_default_str();
   bins->add_option("--from", b->spec.from, "Delegating role")->capture_default_str();
   bins->add_option("--bit-length", b->spec.bit_length, "B: 2^B bins (1..16)")
       ->capture_default_str();

@@ -1,10 +1,9 @@
 // signer init: create a signing workspace with root version 1 and an empty targets role.
 #include <CLI/CLI.hpp>
-
 #include <ctime>
-#include <tuple>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "signer/cli/commands.h"
@@ -35,8 +34,7 @@ Result<CommandOutput> RunInit(Context& ctx, const InitOptions& opts) {
   MDU_ASSIGN_OR_RETURN(spec.root, RoleKeysFrom(opts.root_keys, opts.root_threshold));
   MDU_ASSIGN_OR_RETURN(spec.targets, RoleKeysFrom(opts.targets_keys, opts.targets_threshold));
   MDU_ASSIGN_OR_RETURN(spec.snapshot, RoleKeysFrom(opts.snapshot_keys, opts.snapshot_threshold));
-  MDU_ASSIGN_OR_RETURN(spec.timestamp,
-                       RoleKeysFrom(opts.timestamp_keys, opts.timestamp_threshold));
+  MDU_ASSIGN_OR_RETURN(spec.timestamp, RoleKeysFrom(opts.timestamp_keys, opts.timestamp_threshold));
   spec.expiry = opts.expiry;
   const repo::UnixTime now = std::time(nullptr);
   MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Init(ctx.workspace(), spec, now));
@@ -46,7 +44,8 @@ Result<CommandOutput> RunInit(Context& ctx, const InitOptions& opts) {
   output.json = json::Value::MakeObject({
       {"workspace", json::Value(ctx.workspace().string())},
       {"root_version", json::Value(1)},
-      {"root_keyids", [&] {
+      {"root_keyids",
+       [&] {
          json::Array ids;
          for (const auto& id : ws.root().role.roles.at("root").keyids) ids.emplace_back(id);
          return json::Value(std::move(ids));
@@ -54,7 +53,8 @@ Result<CommandOutput> RunInit(Context& ctx, const InitOptions& opts) {
   });
   output.text = "Created the signing workspace " + ctx.workspace().string() +
                 ": root v1 (threshold " + std::to_string(opts.root_threshold) + " of " +
-                std::to_string(opts.root_keys.size()) + "), empty targets v1.\n"
+                std::to_string(opts.root_keys.size()) +
+                "), empty targets v1.\n"
                 "Next: signer add-target ..., then sign root and targets (signer sign ROLE "
                 "--key FILE), then signer publish --out DIR.\n";
   output.quiet_text = ctx.workspace().string() + "\n";
@@ -90,8 +90,7 @@ void RegisterInitCommand(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--expires-snapshot", opts->expiry.snapshot_days, "Days snapshot stays valid")
       ->capture_default_str();
-  cmd->add_option("--expires-timestamp", opts->expiry.timestamp_days,
-                  "Days timestamp stays valid")
+  cmd->add_option("--expires-timestamp", opts->expiry.timestamp_days, "Days timestamp stays valid")
       ->capture_default_str();
   cmd->footer(
       "Example: signer --workspace ws init --root-key keys/root-1.pub.json --root-key "

@@ -1,7 +1,6 @@
 // signer publish | export-online-key: the static TUF tree, and the online keys for the
 // repository server.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <ctime>
 #include <memory>
@@ -120,7 +119,9 @@ void RegisterPublishCommands(CLI::App& app, Context& ctx) {
       "N.<role>.json, N.snapshot.json, timestamp.json, targets/<sha256>.<name>) to --out, only "
       "if every role meets its threshold (else lists what is missing); verifies it like a "
       "device and swaps it in atomically");
-  cmd->add_option("--out", pub->out, "Repository directory to (re)place")->required()->type_name("DIR");
+  cmd->add_option("--out", pub->out, "Repository directory to (re)place")
+      ->required()
+      ->type_name("DIR");
   cmd->add_option("--snapshot-key", pub->snapshot_key, "Encrypted snapshot key file")
       ->required()
       ->type_name("FILE");

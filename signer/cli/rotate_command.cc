@@ -1,7 +1,6 @@
 // signer rotate-root | revoke-key | rehearse | renew: key rotation, revocation, the rotation
 // rehearsal and renewing a role's expiry.
 #include <CLI/CLI.hpp>
-
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -48,10 +47,11 @@ Result<std::string> KeyIdOf(const std::string& key) {
 json::Value RehearsalJson(const repo::RehearsalReport& report) {
   json::Array generations;
   for (const auto& g : report.generations) {
-    generations.push_back(json::Value::MakeObject({{"trusted_version", json::Value(g.trusted_version)},
-                                                   {"reaches_final", json::Value(g.reaches_final)},
-                                                   {"stuck_at", json::Value(g.stuck_at)},
-                                                   {"reason", json::Value(g.reason)}}));
+    generations.push_back(
+        json::Value::MakeObject({{"trusted_version", json::Value(g.trusted_version)},
+                                 {"reaches_final", json::Value(g.reaches_final)},
+                                 {"stuck_at", json::Value(g.stuck_at)},
+                                 {"reason", json::Value(g.reason)}}));
   }
   return json::Value::MakeObject({{"final_version", json::Value(report.final_version)},
                                   {"ok", json::Value(report.ok())},
@@ -62,8 +62,8 @@ Result<CommandOutput> RunRotate(Context& ctx, const RotateOptions& opts) {
   MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
   repo::RotationSpec spec;
   spec.role = opts.role;
-  MDU_ASSIGN_OR_RETURN(spec.add, repo::LoadPublicKeys(std::vector<fs::path>(
-                                     opts.add_keys.begin(), opts.add_keys.end())));
+  MDU_ASSIGN_OR_RETURN(spec.add, repo::LoadPublicKeys(std::vector<fs::path>(opts.add_keys.begin(),
+                                                                            opts.add_keys.end())));
   for (const std::string& key : opts.remove_keys) {
     MDU_ASSIGN_OR_RETURN(std::string id, KeyIdOf(key));
     spec.remove.push_back(std::move(id));
@@ -73,8 +73,8 @@ Result<CommandOutput> RunRotate(Context& ctx, const RotateOptions& opts) {
   MDU_RETURN_IF_ERROR(ws.Save());
   const int64_t version = ws.root().role.common.version;
   CommandOutput output;
-  output.json = json::Value::MakeObject({{"role", json::Value(opts.role)},
-                                         {"root_version", json::Value(version)}});
+  output.json = json::Value::MakeObject(
+      {{"role", json::Value(opts.role)}, {"root_version", json::Value(version)}});
   output.text = "Staged root v" + std::to_string(version) + " with the new " + opts.role +
                 " keys. It must be signed by the previous root's threshold AND the new one "
                 "(signer sign root --key ...); `signer rehearse` shows whether every device "
@@ -96,8 +96,8 @@ Result<CommandOutput> RunRevoke(Context& ctx, const KeyOptions& opts) {
     changed.emplace_back(r);
     list += (list.empty() ? "" : ", ") + r;
   }
-  output.json = json::Value::MakeObject({{"keyid", json::Value(keyid)},
-                                         {"changed", json::Value(std::move(changed))}});
+  output.json = json::Value::MakeObject(
+      {{"keyid", json::Value(keyid)}, {"changed", json::Value(std::move(changed))}});
   output.text = "Revoked key " + keyid + " from: " + list +
                 ". Sign the changed roles with the remaining keys and publish.\n";
   output.quiet_text = keyid + "\n";
@@ -113,8 +113,9 @@ Result<CommandOutput> RunRehearse(Context& ctx) {
   output.text = "Rehearsal: a client trusting each root version walks the chain to root v" +
                 std::to_string(report.final_version) + ":\n" + repo::FormatRehearsal(report);
   if (!report.ok()) {
-    output.text += "Some device generations would be stranded: sign the new root with the "
-                   "threshold of the root they trust before publishing.\n";
+    output.text +=
+        "Some device generations would be stranded: sign the new root with the "
+        "threshold of the root they trust before publishing.\n";
   }
   output.quiet_text = report.ok() ? "ok\n" : "stranded\n";
   if (!report.ok()) return MakeError(ErrorKind::kUnsignedMetadata, output.text);
@@ -168,8 +169,9 @@ void RegisterRotateCommands(CLI::App& app, Context& ctx) {
 
   auto renew = std::make_shared<KeyOptions>();
   CLI::App* rn = app.add_subcommand(
-      "renew", "Give a staged role (root, targets or a delegated role) a new version with a "
-               "fresh expiry, to be signed again");
+      "renew",
+      "Give a staged role (root, targets or a delegated role) a new version with a "
+      "fresh expiry, to be signed again");
   rn->add_option("ROLE", renew->role, "Role")->required();
   rn->callback([&ctx, renew] { ctx.Finish(RunRenew(ctx, *renew)); });
 }

@@ -1,7 +1,6 @@
 // signer sign | export-signing-request | sign-request | merge-signatures: signing staged roles
 // here, or across machines for thresholds.
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <string>
 
@@ -46,8 +45,10 @@ Result<CommandOutput> RunSign(Context& ctx, const SignOptions& opts) {
   for (const auto& r : roles) signed_roles.emplace_back(r);
   output.json = json::Value::MakeObject({{"roles", json::Value(std::move(signed_roles))},
                                          {"keyid", json::Value(key.public_key().KeyId())}});
-  output.text = "Signed " + (roles.size() == 1 ? roles[0] : std::to_string(roles.size()) + " roles") +
-                " with key " + key.public_key().KeyId() + ". See `signer status` for what is "
+  output.text = "Signed " +
+                (roles.size() == 1 ? roles[0] : std::to_string(roles.size()) + " roles") +
+                " with key " + key.public_key().KeyId() +
+                ". See `signer status` for what is "
                 "still missing.\n";
   output.quiet_text = key.public_key().KeyId() + "\n";
   return output;
@@ -58,8 +59,8 @@ Result<CommandOutput> RunExport(Context& ctx, const RequestOptions& opts) {
   MDU_ASSIGN_OR_RETURN(std::string request, repo::ExportSigningRequest(ws, opts.role));
   MDU_RETURN_IF_ERROR(io::WriteFileAtomically(opts.out, request));
   CommandOutput output;
-  output.json = json::Value::MakeObject({{"role", json::Value(opts.role)},
-                                         {"file", json::Value(opts.out)}});
+  output.json =
+      json::Value::MakeObject({{"role", json::Value(opts.role)}, {"file", json::Value(opts.out)}});
   output.text = "Wrote the signing request for " + opts.role + " to " + opts.out +
                 ". On the other machine: signer sign-request " + opts.out +
                 " --key KEY.key.json; then here: signer merge-signatures " + opts.out + "\n";
@@ -74,8 +75,8 @@ Result<CommandOutput> RunSignRequest(const RequestOptions& opts) {
   const std::string out = opts.out.empty() ? opts.file : opts.out;
   MDU_RETURN_IF_ERROR(io::WriteFileAtomically(out, signed_text));
   CommandOutput output;
-  output.json = json::Value::MakeObject({{"file", json::Value(out)},
-                                         {"keyid", json::Value(key.public_key().KeyId())}});
+  output.json = json::Value::MakeObject(
+      {{"file", json::Value(out)}, {"keyid", json::Value(key.public_key().KeyId())}});
   output.text = "Added the signature of key " + key.public_key().KeyId() + " to " + out +
                 "; bring it back to the workspace and run signer merge-signatures " + out + "\n";
   output.quiet_text = out + "\n";
@@ -90,8 +91,8 @@ Result<CommandOutput> RunMerge(Context& ctx, const RequestOptions& opts) {
   CommandOutput output;
   json::Array added;
   for (const auto& id : report.added_keyids) added.emplace_back(id);
-  output.json = json::Value::MakeObject({{"role", json::Value(report.role)},
-                                         {"added_keyids", json::Value(std::move(added))}});
+  output.json = json::Value::MakeObject(
+      {{"role", json::Value(report.role)}, {"added_keyids", json::Value(std::move(added))}});
   output.text = "Merged " + std::to_string(report.added_keyids.size()) + " signature(s) into " +
                 report.role + ".\n";
   output.quiet_text = std::to_string(report.added_keyids.size()) + "\n";

@@ -1,6 +1,5 @@
 // signer status: every role's version, expiry, signatures and what is missing before publish.
 #include <CLI/CLI.hpp>
-
 #include <ctime>
 #include <memory>
 

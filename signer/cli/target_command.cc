@@ -1,7 +1,7 @@
 // signer add-target | remove-target | withdraw: what devices may install.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,8 +45,8 @@ repo::ProgressCallback TerminalProgress(const Context& ctx) {
     const bool done = p.files_done == p.files_total;
     if (!done && now - *last < std::chrono::milliseconds(100)) return;
     *last = now;
-    std::fprintf(stderr, "\rhashing: %zu/%zu files, %.1f/%.1f MiB%s", p.files_done,
-                 p.files_total, static_cast<double>(p.bytes_done) / (1 << 20),
+    std::fprintf(stderr, "\rhashing: %zu/%zu files, %.1f/%.1f MiB%s", p.files_done, p.files_total,
+                 static_cast<double>(p.bytes_done) / (1 << 20),
                  static_cast<double>(p.bytes_total) / (1 << 20), done ? "\n" : "");
   };
 }
@@ -96,11 +96,12 @@ Result<CommandOutput> RunAdd(Context& ctx, const AddOptions& opts) {
   json::Array list;
   size_t changed = 0;
   for (const repo::AddedTarget& target : added) {
-    list.push_back(json::Value::MakeObject({{"name", json::Value(target.name)},
-                                            {"role", json::Value(target.role)},
-                                            {"length", json::Value(static_cast<int64_t>(target.length))},
-                                            {"sha256", json::Value(target.sha256)},
-                                            {"unchanged", json::Value(target.unchanged)}}));
+    list.push_back(
+        json::Value::MakeObject({{"name", json::Value(target.name)},
+                                 {"role", json::Value(target.role)},
+                                 {"length", json::Value(static_cast<int64_t>(target.length))},
+                                 {"sha256", json::Value(target.sha256)},
+                                 {"unchanged", json::Value(target.unchanged)}}));
     if (!target.unchanged) ++changed;
     if (added.size() <= 20) {
       output.text += (target.unchanged ? "  unchanged " : "  added     ") + target.name + " (" +
@@ -110,7 +111,8 @@ Result<CommandOutput> RunAdd(Context& ctx, const AddOptions& opts) {
     output.quiet_text += target.sha256 + "  " + target.name + "\n";
   }
   output.text += std::to_string(changed) + " target(s) added or replaced, " +
-                 std::to_string(added.size() - changed) + " unchanged. Sign the changed role(s) "
+                 std::to_string(added.size() - changed) +
+                 " unchanged. Sign the changed role(s) "
                  "before publishing (signer status).\n";
   output.json = json::Value::MakeObject({{"targets", json::Value(std::move(list))}});
   return output;
@@ -139,8 +141,8 @@ Result<CommandOutput> RunRemove(Context& ctx, const RemoveOptions& opts, bool wi
                                          {"withdrawn", json::Value(withdraw)}});
   output.text = std::string(withdraw ? "Withdrew " : "Removed ") + removed.name + " from " +
                 removed.role + " (now v" + std::to_string(version) + ", unsigned)." +
-                (withdraw ? " The reason is recorded in withdrawn.json." : "") +
-                " Sign " + removed.role + " and publish so devices stop installing it.\n";
+                (withdraw ? " The reason is recorded in withdrawn.json." : "") + " Sign " +
+                removed.role + " and publish so devices stop installing it.\n";
   output.quiet_text = removed.name + "\n";
   return output;
 }
@@ -174,8 +176,7 @@ void RegisterTargetCommands(CLI::App& app, Context& ctx) {
   cmd->add_option("--sbom", add->sbom,
                   "CycloneDX or SPDX JSON SBOM, stored as target NAME.sbom.json and referenced "
                   "from the target");
-  cmd->add_option("--role", add->role,
-                  "targets, a delegated role, or the name prefix of hash bins")
+  cmd->add_option("--role", add->role, "targets, a delegated role, or the name prefix of hash bins")
       ->capture_default_str();
   cmd->add_flag("--replace", add->replace,
                 "Replace a target of the same name with different content or metadata");

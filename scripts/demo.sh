@@ -14,11 +14,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-bash scripts/install-deps.sh
-bash scripts/build.sh build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMDU_BUILD_TESTS=OFF \
-  -DMDU_WERROR=ON
-
-bin="$root/build-demo"
+# MDU_DEMO_BUILD_DIR: run the demo on an existing build (the e2e test does) instead of installing
+# and building.
+if [ -n "${MDU_DEMO_BUILD_DIR:-}" ]; then
+  bin="$MDU_DEMO_BUILD_DIR"
+else
+  bash scripts/install-deps.sh
+  bash scripts/build.sh build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMDU_BUILD_TESTS=OFF \
+    -DMDU_WERROR=ON
+  bin="$root/build-demo"
+fi
 signer() { "$bin/signer/signer" "$@"; }
 agent() { "$bin/client-agent/client-agent" "$@"; }
 keys="$root/keys-example"

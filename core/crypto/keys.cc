@@ -17,7 +17,8 @@ struct PublicKey::Impl {
   json::Value object;
   std::string key_id;
   std::vector<uint8_t> ed25519_raw;  // 32 bytes for ed25519, empty otherwise
-  internal::EvpPkeyPtr pkey;         // never null
+  internal::EvpPkeyPtr pkey;         // null only for unsupported keys
+  bool supported = true;
 };
 
 struct PrivateKey::Impl {
@@ -115,11 +116,21 @@ Result<PublicKey> PublicKey::FromTuf(const json::Value& key_object) {
   return PublicKey(std::move(impl));
 }
 
+PublicKey PublicKey::Unsupported(const json::Value& key_object) {
+  auto impl = std::make_shared<Impl>();
+  impl->supported = false;
+  impl->object = key_object;
+  impl->key_id = Sha256Hex(json::Canonical(key_object));
+  return PublicKey(std::move(impl));
+}
+
+bool PublicKey::is_supported() const { return impl_->supported; }
 KeyScheme PublicKey::scheme() const { return impl_->scheme; }
 const json::Value& PublicKey::ToTuf() const { return impl_->object; }
 const std::string& PublicKey::KeyId() const { return impl_->key_id; }
 
 bool PublicKey::Verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const {
+  if (!impl_->supported) return false;
   if (impl_->scheme == KeyScheme::kEd25519 &&
       message.size() < internal::kEd25519OpensslMinMessageSize) {
     return internal::SodiumEd25519Verify(impl_->ed25519_raw, message, signature);
@@ -131,7 +142,7 @@ namespace internal {
 
 bool VerifyEd25519With(Ed25519Backend backend, const PublicKey& key,
                        std::span<const uint8_t> message, std::span<const uint8_t> signature) {
-  if (key.scheme() != KeyScheme::kEd25519) return false;
+  if (!key.is_supported() || key.scheme() != KeyScheme::kEd25519) return false;
   const PublicKey::Impl& impl = key.impl();
   switch (backend) {
     case Ed25519Backend::kLibsodium:

@@ -44,6 +44,14 @@ class PublicKey {
   // kInvalidArgument for an unsupported keytype/scheme combination.
   static Result<PublicKey> FromTuf(const json::Value& key_object);
 
+  // A key whose keytype/scheme this build does not implement (e.g. a future scheme in root
+  // metadata signed elsewhere). python-tuf keeps such keys, so do we: it keeps its object and key
+  // ID, so the metadata round-trips byte for byte, but Verify always returns false, so it can
+  // never count towards a threshold. `key_object` must be an object (not checked further).
+  static PublicKey Unsupported(const json::Value& key_object);
+
+  // False for keys made by Unsupported(); scheme() is meaningless for them.
+  bool is_supported() const;
   KeyScheme scheme() const;
   const json::Value& ToTuf() const;  // the exact object parsed (or generated)
   const std::string& KeyId() const;  // lowercase hex sha256 of Canonical(ToTuf())

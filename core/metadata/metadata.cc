@@ -247,6 +247,12 @@ Result<KeyMap> ParseKeys(const Value* value, const Loc& loc) {
     const Loc key_loc = loc.Key(member.first);
     MDU_RETURN_IF_ERROR(Need(&member.second, key_loc, Type::kObject));
     auto key = crypto::PublicKey::FromTuf(member.second);
+    if (!key && key.error().kind() == ErrorKind::kInvalidArgument) {
+      // An unknown keytype/scheme: kept (and never counted) like python-tuf does, so metadata
+      // that also lists keys for schemes we lack still verifies with the keys we have.
+      out.emplace_hint(out.end(), member.first, crypto::PublicKey::Unsupported(member.second));
+      continue;
+    }
     if (!key) return Bad(key_loc, "is not a usable key: " + key.error().message());
     out.emplace_hint(out.end(), member.first, std::move(key).value());
   }

@@ -180,6 +180,23 @@ TEST_F(ReferenceKeysTest, UnknownFieldsAreKeptAndCountInTheKeyId) {
 
 // --- Parsing errors ---------------------------------------------------------------------------
 
+TEST(PublicKeyParseTest, UnsupportedKeyKeepsItsObjectAndNeverVerifies) {
+  auto object = json::Parse(
+      R"({"keytype":"sphincs","keyval":{"public":"00ff"},"scheme":"sphincs-shake-256f"})");
+  ASSERT_TRUE(object);
+  EXPECT_EQ(PublicKey::FromTuf(*object).error().kind(), ErrorKind::kInvalidArgument);
+  PublicKey key = PublicKey::Unsupported(*object);
+  EXPECT_FALSE(key.is_supported());
+  EXPECT_EQ(key.ToTuf(), *object);
+  EXPECT_EQ(key.KeyId(), Sha256Hex(json::Canonical(*object)));
+  std::vector<uint8_t> message = {1, 2, 3};
+  std::vector<uint8_t> signature(64, 0);
+  EXPECT_FALSE(key.Verify(message, signature));
+  EXPECT_FALSE(key.Verify(message, {}));
+  EXPECT_FALSE(internal::VerifyEd25519With(internal::Ed25519Backend::kLibsodium, key, message,
+                                           signature));
+}
+
 TEST(PublicKeyParseTest, KeytypeSchemeMismatchIsInvalidArgument) {
   const PrivateKey* ecdsa = &SharedKey(KeyScheme::kEcdsaP256);
   const std::string pem = ecdsa->public_key().ToTuf().Find("keyval")->Find("public")->as_string();

@@ -682,6 +682,38 @@ TEST_F(Threshold, OneOfTwoRequiredSignaturesFails) {
   EXPECT_TRUE(Verify());
 }
 
+TEST_F(Threshold, KeysOfUnknownSchemesAreKeptButNeverCounted) {
+  // A root signed elsewhere may list a key of a scheme we lack (python-tuf keeps such keys).
+  json::Value future_key = json::Value::MakeObject(
+      {{"keytype", "sphincs"},
+       {"scheme", "sphincs-shake-256f"},
+       {"keyval", json::Value::MakeObject({{"public", "00ff"}})}});
+  crypto::PublicKey unknown = crypto::PublicKey::Unsupported(future_key);
+  EXPECT_FALSE(unknown.is_supported());
+  Root root = metadata_.role;
+  root.keys.emplace(unknown.KeyId(), unknown);
+  root.roles["root"] = KeyRole{{Id(0), Id(1), unknown.KeyId()}, 2, {}};
+  metadata_ = MakeMetadata(std::move(root));
+  ASSERT_TRUE(Sign(metadata_.envelope, keys_[0]));
+  // A forged signature claiming the unknown key must not count.
+  metadata_.envelope.signatures.push_back(Signature{unknown.KeyId(), std::string(128, 'a'), {}});
+
+  auto parsed = ParseMetadata<Root>(metadata_.envelope.Serialize());
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_EQ(parsed->role.ToValue(), metadata_.envelope.signed_value);
+  auto it = parsed->role.keys.find(unknown.KeyId());
+  ASSERT_NE(it, parsed->role.keys.end());
+  EXPECT_FALSE(it->second.is_supported());
+  Status status = parsed->role.VerifyDelegate("root", parsed->envelope);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().kind(), ErrorKind::kUnsignedMetadata);
+
+  ASSERT_TRUE(Sign(metadata_.envelope, keys_[1]));
+  parsed = ParseMetadata<Root>(metadata_.envelope.Serialize());
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_TRUE(parsed->role.VerifyDelegate("root", parsed->envelope));
+}
+
 TEST_F(Threshold, DuplicateSignaturesByOneKeyCountOnce) {
   ASSERT_TRUE(Sign(metadata_.envelope, keys_[0]));
   metadata_.envelope.signatures.push_back(metadata_.envelope.signatures[0]);

@@ -20,6 +20,7 @@
 #include "core/io/file.h"
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
+#include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
 
 extern char** environ;
@@ -39,59 +40,7 @@ metadata::UnixTime WallNow() {
       .count();
 }
 
-// A repo-server process with the given flags (plus data dir, root, port file); SIGTERM on
-// destruction.
-class Server {
- public:
-  Server(const fs::path& dir, std::vector<std::string> flags) : dir_(dir) {
-    fs::remove(dir_ / "port");
-    std::vector<std::string> args = {MDU_REPO_SERVER_BINARY,
-                                     "--data-dir",
-                                     (dir_ / "db").string(),
-                                     "--trusted-root",
-                                     (dir_ / "root.json").string(),
-                                     "--port-file",
-                                     (dir_ / "port").string(),
-                                     "--log-level",
-                                     "warn",
-                                     "--shutdown-grace",
-                                     "1"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-  }
-  ~Server() {
-    if (pid_ == 0) return;
-    kill(pid_, SIGTERM);
-    Wait();
-  }
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  // 0 if the server exited or did not come up.
-  int Port() {
-    for (int i = 0; i < 400; ++i) {
-      auto text = io::ReadFileBounded(dir_ / "port", 64);
-      if (text && !text->empty()) return std::stoi(*text);
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
- private:
-  fs::path dir_;
-  pid_t pid_ = 0;
-};
+using Server = testing::ServerProcess;
 
 class AuthTest : public ::testing::Test {
  protected:

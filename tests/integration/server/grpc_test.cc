@@ -20,6 +20,7 @@
 #include "core/io/file.h"
 #include "core/trust/trusted_set.h"
 #include "mdu/v1/repository.grpc.pb.h"
+#include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
 
 extern char** environ;
@@ -32,6 +33,7 @@ namespace v1 = ::mdu::v1;
 using testing::Content;
 using testing::LatestUpload;
 using testing::MakeSim;
+using testing::ServerProcess;
 using testing::Upload;
 
 constexpr uint64_t kMiB = 1u << 20;
@@ -41,75 +43,6 @@ metadata::UnixTime WallNow() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// A running repo-server process; stopped with SIGTERM by Stop() or the destructor.
-class ServerProcess {
- public:
-  ServerProcess(const fs::path& dir, std::vector<std::string> extra_args = {}) : dir_(dir) {
-    fs::remove(dir_ / "port");
-    std::vector<std::string> args = {MDU_REPO_SERVER_BINARY, "--listen",
-                                     "127.0.0.1:0",          "--insecure",
-                                     "--data-dir",           (dir_ / "db").string(),
-                                     "--trusted-root",       (dir_ / "root.json").string(),
-                                     "--port-file",          (dir_ / "port").string(),
-                                     "--log-level",          "warn",
-                                     "--shutdown-grace",     "1"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    pid_ = Spawn(args);
-  }
-  ~ServerProcess() { Stop(); }
-
-  static pid_t Spawn(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-    return pid;
-  }
-
-  static int Wait(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  // Waits for the port file; 0 if the server did not come up in time.
-  int Port() {
-    for (int i = 0; i < 400; ++i) {
-      auto text = io::ReadFileBounded(dir_ / "port", 64);
-      if (text && !text->empty()) return std::stoi(*text);
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
-  // kill -9: no chance to clean up.
-  void Kill() {
-    if (pid_ == 0) return;
-    kill(pid_, SIGKILL);
-    Wait(pid_);
-    pid_ = 0;
-  }
-
-  // Sends SIGTERM and returns the exit code.
-  int Stop() {
-    if (pid_ == 0) return -1;
-    kill(pid_, SIGTERM);
-    int code = Wait(pid_);
-    pid_ = 0;
-    return code;
-  }
-
- private:
-  fs::path dir_;
-  pid_t pid_ = 0;
-};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -132,7 +65,9 @@ class ServerTest : public ::testing::Test {
   }
 
   void Start(std::vector<std::string> extra_args = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_, std::move(extra_args));
+    std::vector<std::string> flags = {"--listen", "127.0.0.1:0", "--insecure"};
+    flags.insert(flags.end(), extra_args.begin(), extra_args.end());
+    server_ = std::make_unique<ServerProcess>(dir_, flags);
     int port = server_->Port();
     ASSERT_NE(port, 0) << "repo-server did not start";
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
@@ -631,17 +566,17 @@ TEST_F(ServerTest, RefusesPlaintextOffLoopbackAndBadArguments) {
   server_.reset();
   std::string root = (dir_ / "root.json").string();
   std::string db = (dir_ / "db2").string();
-  EXPECT_EQ(ServerProcess::Wait(ServerProcess::Spawn(
+  EXPECT_EQ(ServerProcess::WaitPid(ServerProcess::Spawn(
                 {MDU_REPO_SERVER_BINARY, "--listen", "0.0.0.0:0", "--insecure", "--data-dir", db,
                  "--trusted-root", root, "--log-level", "critical"})),
             1);
-  EXPECT_EQ(ServerProcess::Wait(ServerProcess::Spawn(
+  EXPECT_EQ(ServerProcess::WaitPid(ServerProcess::Spawn(
                 {MDU_REPO_SERVER_BINARY, "--listen", "127.0.0.1:0", "--data-dir", db,
                  "--trusted-root", root, "--log-level", "critical"})),
             1);  // neither TLS nor --insecure
   std::string not_root = (dir_ / "not_root.json").string();
   ASSERT_TRUE(io::WriteFileAtomically(not_root, "{}"));
-  EXPECT_EQ(ServerProcess::Wait(ServerProcess::Spawn(
+  EXPECT_EQ(ServerProcess::WaitPid(ServerProcess::Spawn(
                 {MDU_REPO_SERVER_BINARY, "--listen", "127.0.0.1:0", "--insecure", "--data-dir", db,
                  "--trusted-root", not_root, "--log-level", "critical"})),
             1);

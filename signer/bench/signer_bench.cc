@@ -110,9 +110,9 @@ int BenchTargets(size_t count) {
   Check(ws.Save(), "save");
   std::printf("sign root + targets and save: %.2f s\n", Seconds(t));
   t = Clock::now();
-  auto report =
-      Check(mdu::signer::repo::Publish(ws, {root / "out", &snapshot_key, &timestamp_key, now}),
-            "publish");
+  auto report = Check(mdu::signer::repo::Publish(
+                          ws, {root / "out", {&snapshot_key}, {&timestamp_key}, now, nullptr}),
+                      "publish");
   std::printf("publish (generate, link %zu targets, verify with TrustedSet, swap): %.2f s\n",
               report.target_count, Seconds(t));
   std::printf(

@@ -7,6 +7,7 @@
 
 #include "signer/cli/commands.h"
 #include "signer/cli/context.h"
+#include "signer/pkcs11/module.h"
 
 namespace mdu::signer {
 namespace {
@@ -32,7 +33,10 @@ constexpr const char* kDescription =
     "stored encrypted (Argon2id + XChaCha20-Poly1305) in <name>.key.json files; public keys in\n"
     "TUF format in <name>.pub.json files. Passphrases are read from the terminal (no echo), or\n"
     "from --passphrase-env VAR, --passphrase-fd N or --passphrase-file PATH; they are never\n"
-    "printed or logged.";
+    "printed or logged.\n"
+    "Hardware keys: every --key option (and keygen --pkcs11) also takes an RFC 7512 PKCS#11 URI,\n"
+    "e.g. 'pkcs11:token=release-hsm;object=root-1', so root and targets keys can live only in an\n"
+    "HSM or smart card; the passphrase options then give the token's user PIN.";
 
 constexpr const char* kFooter =
     "Run `signer <command> --help` for the options of a command.\n"
@@ -62,6 +66,12 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                  "Print one JSON object on stdout (for other programs); human output off");
     app.add_flag("-q,--quiet", options.quiet,
                  "Print only the essential result (e.g. a key ID); errors still go to stderr");
+    app.add_option_function<std::string>(
+           "--pkcs11-module",
+           [](const std::string& path) { pkcs11::SetModulePathOverride(path); },
+           "PKCS#11 module for keys named by pkcs11: URIs (instead of a key file); default "
+           "$MDU_PKCS11_MODULE, else /usr/lib/softhsm/libsofthsm2.so")
+        ->type_name("PATH");
     for (RegisterFunction register_command : kCommandRegistry) {
       register_command(app, ctx);
     }

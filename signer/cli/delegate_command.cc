@@ -58,15 +58,21 @@ Result<CommandOutput> RunBins(Context& ctx, BinsOptions opts) {
   MDU_RETURN_IF_ERROR(repo::DelegateBins(ws, opts.spec, std::time(nullptr)));
   MDU_RETURN_IF_ERROR(ws.Save());
   const int64_t bins = int64_t{1} << opts.spec.bit_length;
+  const bool eager = opts.spec.bit_length <= repo::kMaxEagerBinBitLength;
   CommandOutput output;
   output.json = json::Value::MakeObject({{"name_prefix", json::Value(opts.spec.name_prefix)},
                                          {"from", json::Value(opts.spec.from)},
                                          {"bit_length", json::Value(opts.spec.bit_length)},
-                                         {"bins", json::Value(bins)}});
+                                         {"bins", json::Value(bins)},
+                                         {"bins_created", json::Value(eager ? bins : 0)}});
   output.text = "Delegated all targets of " + opts.spec.from + " to " + std::to_string(bins) +
-                " hash bins " + opts.spec.name_prefix + "-*. Add targets with --role " +
-                opts.spec.name_prefix + "; sign them all with `signer sign " +
-                opts.spec.name_prefix + " --key ...`.\n";
+                " hash bins " + opts.spec.name_prefix + "-*" +
+                (eager ? std::string(" (all created)")
+                       : " (more than 2^" + std::to_string(repo::kMaxEagerBinBitLength) +
+                             ": each bin is created when its first target is added; only "
+                             "those are signed and published)") +
+                ". Add targets with --role " + opts.spec.name_prefix +
+                "; sign them all with `signer sign " + opts.spec.name_prefix + " --key ...`.\n";
   output.quiet_text = opts.spec.name_prefix + "\n";
   return output;
 }
@@ -99,7 +105,9 @@ void RegisterDelegateCommands(CLI::App& app, Context& ctx) {
   bins->add_option("--prefix,--name", b->spec.name_prefix, "Bin name prefix")
       ->capture_default_str();
   bins->add_option("--from", b->spec.from, "Delegating role")->capture_default_str();
-  bins->add_option("--bit-length", b->spec.bit_length, "B: 2^B bins (1..16)")
+  bins->add_option("--bit-length", b->spec.bit_length,
+                   "B: 2^B bins (1..32). Up to 16 every bin is created now; above, a bin is "
+                   "created when its first target is added")
       ->capture_default_str();
   bins->add_option("--key", b->key_files, "Public key file of the bins; repeat")
       ->required()

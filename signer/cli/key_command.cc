@@ -11,6 +11,8 @@
 #include "signer/cli/options.h"
 #include "signer/keystore/keystore.h"
 #include "signer/keystore/passphrase.h"
+#include "signer/pkcs11/token_key.h"
+#include "signer/pkcs11/uri.h"
 
 namespace mdu::signer {
 namespace {
@@ -67,7 +69,38 @@ fs::path DefaultPublicPath(const fs::path& key_file) {
   return key_file.parent_path() / (name + std::string(kPublicKeySuffix));
 }
 
+// `key show pkcs11:...`: the public key of a token key (read without a PIN).
+Result<CommandOutput> RunShowToken(const ShowOptions& opts) {
+  MDU_ASSIGN_OR_RETURN(crypto::PublicKey key, pkcs11::ReadTokenPublicKey(opts.file));
+  if (opts.verify) {
+    // Proves the PIN and that the private key signs for this public key.
+    MDU_ASSIGN_OR_RETURN(auto signer, pkcs11::TokenSigner::Open(opts.file, opts.passphrase));
+    const std::string probe = "mdu signer key show --verify";
+    MDU_RETURN_IF_ERROR(
+        signer->Sign(std::span(reinterpret_cast<const uint8_t*>(probe.data()), probe.size())));
+  }
+  const std::string scheme(crypto::SchemeName(key.scheme()));
+  CommandOutput output;
+  output.json = json::Value::MakeObject({
+      {"file", json::Value(opts.file)},
+      {"keyid", json::Value(key.KeyId())},
+      {"scheme", json::Value(scheme)},
+      {"keytype", json::Value(KeyTypeOf(key))},
+      {"public", key.ToTuf()},
+      {"location", json::Value("pkcs11")},
+      {"verified", json::Value(opts.verify)},
+  });
+  output.text = "token key: " + opts.file + "\n" + "key ID:    " + key.KeyId() + "\n" +
+                "scheme:    " + scheme + "\n" + "keytype:   " + KeyTypeOf(key) + "\n" +
+                (opts.verify ? "verified:  yes (the PIN unlocks the key and it signs for this "
+                               "public key)\n"
+                             : "verified:  no (pass --verify to log in and test-sign)\n");
+  output.quiet_text = key.KeyId() + "\n";
+  return output;
+}
+
 Result<CommandOutput> RunShow(const ShowOptions& opts) {
+  if (pkcs11::IsPkcs11Uri(opts.file)) return RunShowToken(opts);
   MDU_ASSIGN_OR_RETURN(KeyFileInfo info, ReadKeyInfo(opts.file, opts.verify, opts.passphrase));
   const std::string scheme(crypto::SchemeName(info.scheme));
   const json::Value* keyval = info.public_key.ToTuf().Find("keyval");
@@ -135,8 +168,19 @@ Result<CommandOutput> RunChangePassphrase(Context& ctx, const ChangePassphraseOp
   return output;
 }
 
+// The public key to export: from the key file, or from the token for a pkcs11: URI.
+Result<KeyFileInfo> ExportedKeyInfo(const ExportPublicOptions& opts) {
+  if (!pkcs11::IsPkcs11Uri(opts.file)) return ReadKeyInfo(opts.file, opts.verify, opts.passphrase);
+  if (opts.out.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "a token key has no file to write beside: give --out FILE (or -)");
+  }
+  MDU_ASSIGN_OR_RETURN(crypto::PublicKey key, pkcs11::ReadTokenPublicKey(opts.file));
+  return KeyFileInfo{key, key.KeyId(), key.scheme(), {}};
+}
+
 Result<CommandOutput> RunExportPublic(const ExportPublicOptions& opts) {
-  MDU_ASSIGN_OR_RETURN(KeyFileInfo info, ReadKeyInfo(opts.file, opts.verify, opts.passphrase));
+  MDU_ASSIGN_OR_RETURN(KeyFileInfo info, ExportedKeyInfo(opts));
   const std::string text = PublicKeyFileText(info.public_key);
   CommandOutput output;
   output.json = json::Value::MakeObject({
@@ -171,7 +215,9 @@ void RegisterShow(CLI::App& key, Context& ctx) {
       "show",
       "Show a key file's public information: key ID, scheme, public key, KDF limits. "
       "Never shows the secret; no passphrase needed unless --verify");
-  cmd->add_option("FILE", opts->file, "Encrypted key file (NAME.key.json)")->required();
+  cmd->add_option("FILE", opts->file,
+                  "Encrypted key file (NAME.key.json), or a pkcs11: URI of a token key")
+      ->required();
   AddVerifyOptions(*cmd, opts->verify, opts->passphrase);
   cmd->callback([&ctx, opts] { ctx.Finish(RunShow(*opts)); });
 }
@@ -198,7 +244,9 @@ void RegisterExportPublic(CLI::App& key, Context& ctx) {
   CLI::App* cmd = key.add_subcommand(
       "export-public",
       "Write the TUF public key object of a key file (the NAME.pub.json that keygen writes)");
-  cmd->add_option("FILE", opts->file, "Encrypted key file (NAME.key.json)")->required();
+  cmd->add_option("FILE", opts->file,
+                  "Encrypted key file (NAME.key.json), or a pkcs11: URI of a token key")
+      ->required();
   cmd->add_option("--out", opts->out,
                   "Output file (replaced if present), or - for stdout; default NAME.pub.json "
                   "beside FILE")

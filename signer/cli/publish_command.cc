@@ -1,10 +1,16 @@
 // signer publish | export-online-key: the static TUF tree, and the online keys for the
 // repository server.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/io/file.h"
 #include "signer/cli/commands.h"
@@ -20,8 +26,8 @@ namespace {
 
 struct PublishCliOptions {
   std::string out;
-  std::string snapshot_key, timestamp_key;
-  PassphraseSource snapshot_passphrase, timestamp_passphrase;
+  std::vector<std::string> snapshot_keys, timestamp_keys;
+  PassphraseList snapshot_passphrases, timestamp_passphrases;
 };
 
 struct ExportKeyOptions {
@@ -31,14 +37,52 @@ struct ExportKeyOptions {
   PassphraseSource passphrase;
 };
 
+// Unlocks every key given for `role` (one passphrase source each, see PassphraseList).
+Result<std::vector<repo::SigningKey>> LoadRoleKeys(const std::vector<std::string>& files,
+                                                     const PassphraseList& passphrases,
+                                                     const std::string& role) {
+  MDU_ASSIGN_OR_RETURN(std::vector<PassphraseSource> sources,
+                       passphrases.ForKeys(files.size(), "--" + role + "-key"));
+  std::vector<repo::SigningKey> keys;
+  for (size_t i = 0; i < files.size(); ++i) {
+    MDU_ASSIGN_OR_RETURN(repo::SigningKey key, repo::LoadSigningKey(files[i], sources[i]));
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+// A progress line on stderr when it is a terminal (and not --json/--quiet): linking every
+// target into the new tree and verifying it take seconds for 100,000 targets.
+repo::PublishProgressCallback TerminalProgress(const Context& ctx) {
+  if (ctx.options().json || ctx.options().quiet || ::isatty(STDERR_FILENO) == 0) return nullptr;
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [last](std::string_view stage, size_t done, size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool finished = done == total;
+    if (!finished && now - *last < std::chrono::milliseconds(100)) return;
+    *last = now;
+    const std::string what(stage);
+    if (total == 0) {
+      std::fprintf(stderr, "\r%s: %zu", what.c_str(), done);
+    } else {
+      std::fprintf(stderr, "\r%s: %zu/%zu%s", what.c_str(), done, total, finished ? "\n" : "");
+    }
+  };
+}
+
 Result<CommandOutput> RunPublish(Context& ctx, const PublishCliOptions& opts) {
   MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
-  MDU_ASSIGN_OR_RETURN(crypto::PrivateKey snapshot_key,
-                       repo::LoadSigningKey(opts.snapshot_key, opts.snapshot_passphrase));
-  MDU_ASSIGN_OR_RETURN(crypto::PrivateKey timestamp_key,
-                       repo::LoadSigningKey(opts.timestamp_key, opts.timestamp_passphrase));
+  MDU_ASSIGN_OR_RETURN(std::vector<repo::SigningKey> snapshot_keys,
+                       LoadRoleKeys(opts.snapshot_keys, opts.snapshot_passphrases, "snapshot"));
+  MDU_ASSIGN_OR_RETURN(std::vector<repo::SigningKey> timestamp_keys,
+                       LoadRoleKeys(opts.timestamp_keys, opts.timestamp_passphrases, "timestamp"));
   ctx.Progress("Publishing to " + opts.out + " (generating, verifying, then swapping in)...");
-  repo::PublishOptions options{opts.out, &snapshot_key, &timestamp_key, std::time(nullptr)};
+  repo::PublishOptions options;
+  options.out = opts.out;
+  for (const auto& key : snapshot_keys) options.snapshot_signers.push_back(&key);
+  for (const auto& key : timestamp_keys) options.timestamp_signers.push_back(&key);
+  options.now = std::time(nullptr);
+  options.progress = TerminalProgress(ctx);
   MDU_ASSIGN_OR_RETURN(repo::PublishReport report, repo::Publish(ws, options));
   CommandOutput output;
   json::Array files;
@@ -72,7 +116,8 @@ Result<CommandOutput> RunExportKey(const Context& ctx, const ExportKeyOptions& o
                      "only the timestamp and snapshot keys may leave the signing machine; " +
                          opts.role + " keys never do");
   }
-  MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
+  MDU_ASSIGN_OR_RETURN(repo::Workspace ws,
+                       repo::Workspace::Open(ctx.workspace(), repo::LockMode::kShared));
   MDU_ASSIGN_OR_RETURN(std::string text, ReadKeyFileText(opts.key));
   MDU_ASSIGN_OR_RETURN(KeyFileInfo info, InspectKeyFile(text, opts.key));
   for (const auto& [role, keys] : ws.root().role.roles) {
@@ -96,7 +141,7 @@ Result<CommandOutput> RunExportKey(const Context& ctx, const ExportKeyOptions& o
     }
   }
   // Prove the passphrase (and the file's integrity) before handing the file out.
-  MDU_ASSIGN_OR_RETURN(crypto::PrivateKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
+  MDU_ASSIGN_OR_RETURN(repo::SigningKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
   static_cast<void>(key);
   MDU_RETURN_IF_ERROR(WriteNewFile(opts.out, text, kPrivateKeyFileMode));
   CommandOutput output;
@@ -122,16 +167,18 @@ void RegisterPublishCommands(CLI::App& app, Context& ctx) {
   cmd->add_option("--out", pub->out, "Repository directory to (re)place")
       ->required()
       ->type_name("DIR");
-  cmd->add_option("--snapshot-key", pub->snapshot_key, "Encrypted snapshot key file")
+  cmd->add_option("--snapshot-key", pub->snapshot_keys,
+                  "Encrypted snapshot key file; repeat up to the snapshot threshold")
       ->required()
       ->type_name("FILE");
-  cmd->add_option("--timestamp-key", pub->timestamp_key, "Encrypted timestamp key file")
+  cmd->add_option("--timestamp-key", pub->timestamp_keys,
+                  "Encrypted timestamp key file; repeat up to the timestamp threshold")
       ->required()
       ->type_name("FILE");
-  AddPassphraseOptions(*cmd, pub->snapshot_passphrase, "snapshot-passphrase",
-                       "the snapshot key's passphrase");
-  AddPassphraseOptions(*cmd, pub->timestamp_passphrase, "timestamp-passphrase",
-                       "the timestamp key's passphrase");
+  AddPassphraseListOptions(*cmd, pub->snapshot_passphrases, "snapshot-passphrase",
+                           "the snapshot key's passphrase");
+  AddPassphraseListOptions(*cmd, pub->timestamp_passphrases, "timestamp-passphrase",
+                           "the timestamp key's passphrase");
   cmd->callback([&ctx, pub] { ctx.Finish(RunPublish(ctx, *pub)); });
 
   auto exp = std::make_shared<ExportKeyOptions>();

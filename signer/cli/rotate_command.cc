@@ -105,7 +105,8 @@ Result<CommandOutput> RunRevoke(Context& ctx, const KeyOptions& opts) {
 }
 
 Result<CommandOutput> RunRehearse(Context& ctx) {
-  MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
+  MDU_ASSIGN_OR_RETURN(repo::Workspace ws,
+                       repo::Workspace::Open(ctx.workspace(), repo::LockMode::kShared));
   MDU_ASSIGN_OR_RETURN(repo::RehearsalReport report,
                        repo::RehearseWorkspace(ws, std::time(nullptr)));
   CommandOutput output;

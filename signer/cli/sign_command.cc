@@ -37,7 +37,7 @@ Result<CommandOutput> RunSign(Context& ctx, const SignOptions& opts) {
   MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
   // Fail on an unknown role before asking for a passphrase.
   MDU_RETURN_IF_ERROR(repo::ExpandRole(ws, opts.role));
-  MDU_ASSIGN_OR_RETURN(crypto::PrivateKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
+  MDU_ASSIGN_OR_RETURN(repo::SigningKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
   MDU_ASSIGN_OR_RETURN(std::vector<std::string> roles, repo::SignRole(ws, opts.role, key));
   MDU_RETURN_IF_ERROR(ws.Save());
   CommandOutput output;
@@ -55,7 +55,8 @@ Result<CommandOutput> RunSign(Context& ctx, const SignOptions& opts) {
 }
 
 Result<CommandOutput> RunExport(Context& ctx, const RequestOptions& opts) {
-  MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
+  MDU_ASSIGN_OR_RETURN(repo::Workspace ws,
+                       repo::Workspace::Open(ctx.workspace(), repo::LockMode::kShared));
   MDU_ASSIGN_OR_RETURN(std::string request, repo::ExportSigningRequest(ws, opts.role));
   MDU_RETURN_IF_ERROR(io::WriteFileAtomically(opts.out, request));
   CommandOutput output;
@@ -70,7 +71,7 @@ Result<CommandOutput> RunExport(Context& ctx, const RequestOptions& opts) {
 
 Result<CommandOutput> RunSignRequest(const RequestOptions& opts) {
   MDU_ASSIGN_OR_RETURN(std::string text, io::ReadFileBounded(opts.file, kMaxRequestBytes));
-  MDU_ASSIGN_OR_RETURN(crypto::PrivateKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
+  MDU_ASSIGN_OR_RETURN(repo::SigningKey key, repo::LoadSigningKey(opts.key, opts.passphrase));
   MDU_ASSIGN_OR_RETURN(std::string signed_text, repo::SignRequest(text, key));
   const std::string out = opts.out.empty() ? opts.file : opts.out;
   MDU_RETURN_IF_ERROR(io::WriteFileAtomically(out, signed_text));
@@ -108,7 +109,8 @@ void RegisterSignCommands(CLI::App& app, Context& ctx) {
       "Sign a staged role (root, targets, a delegated role, or a hash-bin prefix for all its "
       "bins) with one key; refuses keys the role does not authorize");
   cmd->add_option("ROLE", sign->role, "Role to sign")->required();
-  cmd->add_option("--key", sign->key, "Encrypted private key file (NAME.key.json)")
+  cmd->add_option("--key", sign->key,
+                  "Encrypted private key file (NAME.key.json) or pkcs11: URI")
       ->required()
       ->type_name("FILE");
   AddPassphraseOptions(*cmd, sign->passphrase, "passphrase", "the key's passphrase");
@@ -129,7 +131,9 @@ void RegisterSignCommands(CLI::App& app, Context& ctx) {
       "Sign a signing request file with one key (no workspace needed); checks the bytes' "
       "sha256 and that the key is authorized");
   sreq->add_option("FILE", sr->file, "Signing request file")->required();
-  sreq->add_option("--key", sr->key, "Encrypted private key file")->required()->type_name("FILE");
+  sreq->add_option("--key", sr->key, "Encrypted private key file or pkcs11: URI")
+      ->required()
+      ->type_name("FILE");
   sreq->add_option("--out", sr->out, "Write the signed request here (default: FILE, replaced)");
   AddPassphraseOptions(*sreq, sr->passphrase, "passphrase", "the key's passphrase");
   sreq->callback([&ctx, sr] { ctx.Finish(RunSignRequest(*sr)); });

@@ -12,7 +12,8 @@ namespace mdu::signer {
 namespace {
 
 Result<CommandOutput> RunStatus(Context& ctx, bool targets) {
-  MDU_ASSIGN_OR_RETURN(repo::Workspace ws, repo::Workspace::Open(ctx.workspace()));
+  MDU_ASSIGN_OR_RETURN(repo::Workspace ws,
+                       repo::Workspace::Open(ctx.workspace(), repo::LockMode::kShared));
   const repo::UnixTime now = std::time(nullptr);
   MDU_ASSIGN_OR_RETURN(repo::WorkspaceStatus status, repo::ComputeStatus(ws, now));
   CommandOutput output;

@@ -135,12 +135,17 @@ Result<CommandOutput> RunRemove(Context& ctx, const RemoveOptions& opts, bool wi
   MDU_RETURN_IF_ERROR(ws.Save());
   const int64_t version = ws.TargetsRole(removed.role)->role.common.version;
   CommandOutput output;
-  output.json = json::Value::MakeObject({{"name", json::Value(removed.name)},
-                                         {"role", json::Value(removed.role)},
-                                         {"role_version", json::Value(version)},
-                                         {"withdrawn", json::Value(withdraw)}});
+  output.json = json::Value::MakeObject(
+      {{"name", json::Value(removed.name)},
+       {"role", json::Value(removed.role)},
+       {"role_version", json::Value(version)},
+       {"withdrawn", json::Value(withdraw)},
+       {"sbom_removed",
+        removed.sbom_removed.empty() ? json::Value() : json::Value(removed.sbom_removed)}});
   output.text = std::string(withdraw ? "Withdrew " : "Removed ") + removed.name + " from " +
-                removed.role + " (now v" + std::to_string(version) + ", unsigned)." +
+                removed.role + " (now v" + std::to_string(version) + ", unsigned)" +
+                (removed.sbom_removed.empty() ? std::string(".")
+                                              : ", with its SBOM " + removed.sbom_removed + ".") +
                 (withdraw ? " The reason is recorded in withdrawn.json." : "") + " Sign " +
                 removed.role + " and publish so devices stop installing it.\n";
   output.quiet_text = removed.name + "\n";

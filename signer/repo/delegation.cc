@@ -118,11 +118,12 @@ Status DelegateBins(Workspace& ws, const BinsSpec& spec, UnixTime now) {
   bins.keys = key_role;
   bins.bit_length = spec.bit_length;
   bins.name_prefix = spec.name_prefix;
-  for (const std::string& name : bins.RoleNames()) {
-    if (ws.TargetsRole(name) != nullptr) {
+  // The longest bin name must be a valid role name; no existing role may look like a bin.
+  MDU_RETURN_IF_ERROR(ValidateRoleName(bins.RoleForTarget("")));
+  for (const std::string& name : ws.TargetsRoleNames()) {
+    if (bins.IsDelegatedRole(name)) {
       return MakeError(ErrorKind::kInvalidArgument, "bin name \"" + name + "\" is already a role");
     }
-    MDU_RETURN_IF_ERROR(ValidateRoleName(name));
   }
   MDU_RETURN_IF_ERROR(ws.EditTargets(spec.from, now, [&](metadata::Targets& targets) -> Status {
     targets.delegations.emplace();
@@ -132,8 +133,10 @@ Status DelegateBins(Workspace& ws, const BinsSpec& spec, UnixTime now) {
     targets.delegations->succinct_roles = bins;
     return {};
   }));
-  for (const std::string& name : bins.RoleNames()) {
-    MDU_RETURN_IF_ERROR(ws.CreateDelegatedRole(name, now));
+  if (bins.bit_length <= kMaxEagerBinBitLength) {
+    for (const std::string& name : bins.RoleNames()) {
+      MDU_RETURN_IF_ERROR(ws.CreateDelegatedRole(name, now));
+    }
   }
   return {};
 }

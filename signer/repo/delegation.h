@@ -27,8 +27,12 @@ struct DelegationSpec {
 // (its targets are kept). Refused if `from` uses hash bins.
 Status Delegate(Workspace& ws, const DelegationSpec& spec, UnixTime now);
 
-// Largest bit length we create: 2^16 bins are 65,536 metadata files.
-inline constexpr int kMaxBinBitLength = 16;
+// TUF allows bit lengths 1..32. Up to kMaxEagerBinBitLength (16: 65,536 metadata files) every
+// bin is created at once, empty, and published. Above it, creating 2^B roles is out of the
+// question (2^32 files), so a bin is created when the first target is added to it and only
+// existing bins are signed and published; a device looking for a target whose bin was never
+// created finds no metadata for that bin in the snapshot, which means "no such target".
+inline constexpr int kMaxBinBitLength = 32;
 
 struct BinsSpec {
   std::string name_prefix = "bins";
@@ -39,7 +43,8 @@ struct BinsSpec {
 };
 
 // Delegates every target path of `from` to 2^bit_length bins "<prefix>-<hex>" and creates
-// them all (empty). Refused if `from` already has delegations.
+// them all (empty) if bit_length <= kMaxEagerBinBitLength. Refused if `from` already has
+// delegations.
 Status DelegateBins(Workspace& ws, const BinsSpec& spec, UnixTime now);
 
 }  // namespace mdu::signer::repo

@@ -99,23 +99,33 @@ Result<std::string> ReadTreeFile(const fs::path& path) {
   return io::ReadFileBounded(path, kMaxMetadataBytes);
 }
 
-Status CheckAuthorized(const Workspace& ws, std::string_view role, const crypto::Signer* signer) {
-  if (signer == nullptr) {
-    return MakeError(ErrorKind::kInvalidArgument, "publish needs the " + std::string(role) +
-                                                      " key (--" + std::string(role) +
-                                                      "-key FILE.key.json)");
+Status CheckAuthorized(const Workspace& ws, std::string_view role,
+                       const std::vector<const crypto::Signer*>& signers) {
+  const std::string name(role);
+  if (signers.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "publish needs the " + name + " key (--" + name + "-key FILE.key.json)");
   }
   MDU_ASSIGN_OR_RETURN(Authorization auth, ws.AuthorizationFor(role));
-  if (auth.keys.count(signer->public_key().KeyId()) == 0) {
-    return MakeError(ErrorKind::kPolicy, "the --" + std::string(role) + "-key " +
-                                             signer->public_key().KeyId() +
-                                             " is not authorized for " + std::string(role) +
-                                             " by the root being published");
+  std::set<std::string> keyids;
+  for (const crypto::Signer* signer : signers) {
+    const std::string keyid = signer->public_key().KeyId();
+    if (auth.keys.count(keyid) == 0) {
+      return MakeError(ErrorKind::kPolicy, "the --" + name + "-key " + keyid +
+                                               " is not authorized for " + name +
+                                               " by the root being published");
+    }
+    if (!keyids.insert(keyid).second) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "the --" + name + "-key " + keyid + " is given twice");
+    }
   }
-  if (auth.role.threshold > 1) {
-    return MakeError(ErrorKind::kPolicy, std::string(role) +
-                                             " has a threshold above 1; publish signs it with "
-                                             "one key only. Lower its threshold to 1");
+  if (static_cast<int64_t>(keyids.size()) < auth.role.threshold) {
+    return MakeError(ErrorKind::kUnsignedMetadata,
+                     name + " needs " + std::to_string(auth.role.threshold) +
+                         " signatures but only " + std::to_string(keyids.size()) +
+                         " of its keys were given: repeat --" + name + "-key (with its " +
+                         "passphrase option) for each key");
   }
   return {};
 }
@@ -142,7 +152,7 @@ Status SwapIntoPlace(const fs::path& fresh, const fs::path& out, bool* had_old) 
 }  // namespace
 
 Result<size_t> VerifyPublishedTree(const fs::path& tree, std::string_view trusted_root_bytes,
-                                   UnixTime now) {
+                                   UnixTime now, const PublishProgressCallback& progress) {
   const fs::path meta_dir = tree / "metadata";
   MDU_ASSIGN_OR_RETURN(trust::TrustedSet set, trust::TrustedSet::Create(trusted_root_bytes, now));
   for (int64_t version = set.root().common.version + 1;; ++version) {
@@ -190,6 +200,7 @@ Result<size_t> VerifyPublishedTree(const fs::path& tree, std::string_view truste
                          "target " + name + ": " + path + " is missing or has the wrong length");
       }
       ++targets;
+      if (progress && (targets & 1023) == 0) progress("verifying targets", targets, 0);
     }
     if (md->delegations) {
       if (md->delegations->roles) {
@@ -197,12 +208,20 @@ Result<size_t> VerifyPublishedTree(const fs::path& tree, std::string_view truste
           queue.emplace_back(delegated.name, role);
       }
       if (md->delegations->succinct_roles) {
-        for (const auto& bin : md->delegations->succinct_roles->RoleNames()) {
-          queue.emplace_back(bin, role);
+        // Only the bins the snapshot lists: with more than 2^16 bins only those holding
+        // targets are published (delegation.h); a device looking for a target in another bin
+        // finds no metadata for it, i.e. no such target.
+        const auto& bins = *md->delegations->succinct_roles;
+        for (const auto& [file, meta] : snapshot->meta) {
+          std::string_view bin(file);
+          if (!bin.ends_with(".json")) continue;
+          bin.remove_suffix(5);
+          if (bins.IsDelegatedRole(bin)) queue.emplace_back(std::string(bin), role);
         }
       }
     }
   }
+  if (progress) progress("verifying targets", targets, targets);
   return targets;
 }
 
@@ -217,8 +236,8 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
     for (const std::string& missing : status.missing) message += "\n  - " + missing;
     return MakeError(ErrorKind::kUnsignedMetadata, message);
   }
-  MDU_RETURN_IF_ERROR(CheckAuthorized(ws, "snapshot", options.snapshot_signer));
-  MDU_RETURN_IF_ERROR(CheckAuthorized(ws, "timestamp", options.timestamp_signer));
+  MDU_RETURN_IF_ERROR(CheckAuthorized(ws, "snapshot", options.snapshot_signers));
+  MDU_RETURN_IF_ERROR(CheckAuthorized(ws, "timestamp", options.timestamp_signers));
 
   const PublishedVersions& old = ws.published();
   PublishReport report;
@@ -256,7 +275,9 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
   snapshot.common.version = old.snapshot + 1;
   snapshot.common.expires = options.now + ws.expiry().snapshot_days * kSecondsPerDay;
   auto snapshot_md = metadata::MakeMetadata(std::move(snapshot));
-  MDU_RETURN_IF_ERROR(metadata::Sign(snapshot_md.envelope, *options.snapshot_signer));
+  for (const crypto::Signer* signer : options.snapshot_signers) {
+    MDU_RETURN_IF_ERROR(metadata::Sign(snapshot_md.envelope, *signer));
+  }
   const std::string snapshot_bytes = snapshot_md.envelope.Serialize();
   next.snapshot = old.snapshot + 1;
   new_files.emplace(std::to_string(next.snapshot) + ".snapshot.json", snapshot_bytes);
@@ -266,7 +287,9 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
   timestamp.common.expires = options.now + ws.expiry().timestamp_days * kSecondsPerDay;
   timestamp.snapshot_meta = MetaFor(next.snapshot, snapshot_bytes);
   auto timestamp_md = metadata::MakeMetadata(std::move(timestamp));
-  MDU_RETURN_IF_ERROR(metadata::Sign(timestamp_md.envelope, *options.timestamp_signer));
+  for (const crypto::Signer* signer : options.timestamp_signers) {
+    MDU_RETURN_IF_ERROR(metadata::Sign(timestamp_md.envelope, *signer));
+  }
   const std::string timestamp_bytes = timestamp_md.envelope.Serialize();
   next.timestamp = old.timestamp + 1;
 
@@ -299,8 +322,12 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
   // Hot loop for large repositories: plain strings, no std::filesystem path parsing.
   std::set<std::string, std::less<>> made_dirs;
   const std::string targets_dir = (temp.path() / "targets").string() + "/";
+  size_t linked = 0;
   for (const std::string& role : ws.TargetsRoleNames()) {
     for (const auto& [name, file] : ws.TargetsRole(role)->role.targets) {
+      if (options.progress && (linked++ & 1023) == 0) {
+        options.progress("linking targets", linked - 1, report.target_count);
+      }
       auto sha256 = file.Sha256();
       if (!sha256) return MakeError(ErrorKind::kBadMetadata, "target " + name + " has no sha256");
       const std::string dest = targets_dir + TargetFilePath(name, *sha256);
@@ -313,10 +340,13 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
     }
   }
   fs::create_directories(temp.path() / "targets", ec);
+  if (options.progress) {
+    options.progress("linking targets", report.target_count, report.target_count);
+  }
 
   // Verify exactly what devices will download, from the first root.
   MDU_ASSIGN_OR_RETURN(std::string first_root, ReadTreeFile(meta_dir / "1.root.json"));
-  auto verified = VerifyPublishedTree(temp.path(), first_root, options.now);
+  auto verified = VerifyPublishedTree(temp.path(), first_root, options.now, options.progress);
   if (!verified) {
     return MakeError(verified.error().WithContext(
         "the generated repository does not verify (nothing was published)"));

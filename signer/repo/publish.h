@@ -22,7 +22,9 @@
 #define MDU_SIGNER_REPO_PUBLISH_H_
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/common/error.h"
@@ -31,11 +33,19 @@
 
 namespace mdu::signer::repo {
 
+// Progress of the long steps of a publish: `stage` ("linking targets", "verifying targets"),
+// `done` of `total` items. Called from the publishing thread.
+using PublishProgressCallback =
+    std::function<void(std::string_view stage, size_t done, size_t total)>;
+
 struct PublishOptions {
   std::filesystem::path out;
-  const crypto::Signer* snapshot_signer = nullptr;   // must be authorized for snapshot
-  const crypto::Signer* timestamp_signer = nullptr;  // must be authorized for timestamp
+  // At least the role's threshold of distinct keys, each authorized by the root being
+  // published; snapshot and timestamp are signed by all of them.
+  std::vector<const crypto::Signer*> snapshot_signers;
+  std::vector<const crypto::Signer*> timestamp_signers;
   UnixTime now = 0;
+  PublishProgressCallback progress;  // optional
 };
 
 struct PublishReport {
@@ -52,7 +62,8 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options);
 // timestamp, snapshot, targets and every delegated role the snapshot lists, and that each
 // listed target's file exists with the listed length. Returns the number of targets.
 Result<size_t> VerifyPublishedTree(const std::filesystem::path& tree,
-                                   std::string_view trusted_root_bytes, UnixTime now);
+                                   std::string_view trusted_root_bytes, UnixTime now,
+                                   const PublishProgressCallback& progress = nullptr);
 
 }  // namespace mdu::signer::repo
 

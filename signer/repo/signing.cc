@@ -57,12 +57,15 @@ Result<std::vector<std::string>> ExpandRole(const Workspace& ws, std::string_vie
   }
   if (role == "root" || ws.TargetsRole(role) != nullptr)
     return std::vector<std::string>{std::string(role)};
-  for (const std::string& name : ws.TargetsRoleNames()) {
-    const auto& delegations = ws.TargetsRole(name)->role.delegations;
-    if (delegations && delegations->succinct_roles &&
-        delegations->succinct_roles->name_prefix == role) {
-      return delegations->succinct_roles->RoleNames();
+  if (const metadata::SuccinctRoles* bins = ws.FindBins(role)) {
+    std::vector<std::string> names = ws.ExistingBins(*bins);
+    if (names.empty()) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "no bin of \"" + std::string(role) +
+                           "\" exists yet (with more than 2^16 bins, bins are created by "
+                           "add-target); nothing to sign");
     }
+    return names;
   }
   return MakeError(ErrorKind::kNotFound,
                    "no role \"" + std::string(role) + "\" in this workspace (see `signer status`)");

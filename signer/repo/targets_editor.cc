@@ -16,21 +16,10 @@ using json::Value;
 
 constexpr uint64_t kMaxSbomBytes = 64u << 20;
 
-const metadata::SuccinctRoles* FindBins(const Workspace& ws, std::string_view prefix) {
-  for (const std::string& name : ws.TargetsRoleNames()) {
-    const auto& delegations = ws.TargetsRole(name)->role.delegations;
-    if (delegations && delegations->succinct_roles &&
-        delegations->succinct_roles->name_prefix == prefix) {
-      return &*delegations->succinct_roles;
-    }
-  }
-  return nullptr;
-}
-
 // The role that will list `target`: the requested role, or its hash bin.
 Result<std::string> ResolveRole(const Workspace& ws, const std::string& role,
                                 const std::string& target) {
-  if (const metadata::SuccinctRoles* bins = FindBins(ws, role)) {
+  if (const metadata::SuccinctRoles* bins = ws.FindBins(role)) {
     return bins->RoleForTarget(target);
   }
   if (ws.TargetsRole(role) == nullptr) {
@@ -137,6 +126,18 @@ std::optional<Located> FindTarget(const Workspace& ws, const std::string& name) 
   return std::nullopt;
 }
 
+std::string SbomNameOf(const metadata::TargetFile& file) {
+  if (!file.custom.is_object()) return "";
+  const Value* sbom = file.custom.Find("sbom");
+  if (sbom == nullptr || !sbom->is_object()) return "";
+  const Value* name = sbom->Find("name");
+  return name != nullptr && name->is_string() ? name->as_string() : "";
+}
+
+bool IsSbomTarget(const metadata::TargetFile& file) {
+  return file.custom.is_object() && file.custom.Find("sbom_for") != nullptr;
+}
+
 }  // namespace
 
 Status ValidateDate(std::string_view date) {
@@ -235,8 +236,9 @@ Result<std::vector<AddedTarget>> AddTargets(Workspace& ws, const AddTargetsSpec&
     files.push_back(*spec.sbom);
   }
 
-  MDU_RETURN_IF_ERROR(io::CreateDirectories(ws.dir() / "targets"));
-  IngestOptions ingest{spec.threads, ws.dir() / "targets", spec.progress};
+  // Blobs stream into tmp/ (emptied by the next command if this one dies before saving).
+  MDU_RETURN_IF_ERROR(io::CreateDirectories(ws.dir() / kTempDirName));
+  IngestOptions ingest{spec.threads, ws.dir() / kTempDirName, spec.progress};
   MDU_ASSIGN_OR_RETURN(std::vector<IngestedFile> ingested, IngestFiles(files, ingest));
 
   // Everything below only builds the new state; the first error discards the blobs.
@@ -284,6 +286,14 @@ Result<std::vector<AddedTarget>> AddTargets(Workspace& ws, const AddTargetsSpec&
     return MakeError(std::move(staged).error());
   }
   for (auto& [role, entries] : by_role) {
+    // A bin of a large bin delegation is created with its first target.
+    if (ws.TargetsRole(role) == nullptr) {
+      auto created = ws.CreateDelegatedRole(role, spec.now);
+      if (!created) {
+        DiscardIngested(ingested);
+        return MakeError(std::move(created).error());
+      }
+    }
     auto edited = ws.EditTargets(role, spec.now, [&](metadata::Targets& targets) -> Status {
       for (auto& [name, file] : entries) targets.targets.insert_or_assign(name, std::move(file));
       return {};
@@ -303,12 +313,33 @@ Result<RemovedTarget> RemoveTarget(Workspace& ws, const std::string& name, UnixT
     return MakeError(ErrorKind::kNotFound,
                      "no target \"" + name + "\" in any role (see `signer status --targets`)");
   }
+  // The SBOM this target references, if no other target references it too.
+  std::string sbom = SbomNameOf(found->file);
+  std::optional<Located> sbom_target;
+  if (!sbom.empty()) sbom_target = FindTarget(ws, sbom);
+  if (sbom_target && !IsSbomTarget(sbom_target->file)) sbom_target.reset();
+  if (sbom_target) {
+    for (const std::string& role : ws.TargetsRoleNames()) {
+      for (const auto& [other, file] : ws.TargetsRole(role)->role.targets) {
+        if (other != name && SbomNameOf(file) == sbom) sbom_target.reset();
+      }
+      if (!sbom_target) break;
+    }
+  }
+  // Both removals are checked first, so an error leaves the workspace unchanged.
   auto erase = [&](metadata::Targets& targets) -> Status {
     targets.targets.erase(name);
+    if (sbom_target && sbom_target->role == found->role) targets.targets.erase(sbom);
     return {};
   };
   MDU_RETURN_IF_ERROR(ws.EditTargets(found->role, now, erase));
-  return RemovedTarget{name, found->role, std::move(found->file)};
+  if (sbom_target && sbom_target->role != found->role) {
+    MDU_RETURN_IF_ERROR(ws.EditTargets(sbom_target->role, now, [&](metadata::Targets& targets) {
+      targets.targets.erase(sbom);
+      return Status{};
+    }));
+  }
+  return RemovedTarget{name, found->role, std::move(found->file), sbom_target ? sbom : ""};
 }
 
 Result<RemovedTarget> WithdrawTarget(Workspace& ws, const std::string& name,
@@ -329,6 +360,7 @@ Result<RemovedTarget> WithdrawTarget(Workspace& ws, const std::string& name,
       {"length", Value(removed.file.length)},
       {"version", version != nullptr ? *version : Value()},
       {"reason", Value(reason)},
+      {"sbom_removed", removed.sbom_removed.empty() ? Value() : Value(removed.sbom_removed)},
       {"time", Value(metadata::FormatExpires(now))},
       {"by", Value(by)},
   }));

@@ -72,11 +72,13 @@ struct RemovedTarget {
   std::string name;
   std::string role;
   metadata::TargetFile file;
+  std::string sbom_removed;  // the SBOM target removed with it, if any
 };
-// Removes `name` from whichever targets role lists it. kNotFound if none does.
+// Removes `name` from whichever targets role lists it. kNotFound if none does. Its SBOM target
+// (custom.sbom.name) goes too unless another target still references it.
 Result<RemovedTarget> RemoveTarget(Workspace& ws, const std::string& name, UnixTime now);
-// Removes `name` and appends a record (name, role, sha256, version, reason, time, by) to
-// withdrawn.json. `reason` must not be empty.
+// Removes `name` (and its SBOM, as RemoveTarget) and appends a record (name, role, sha256,
+// length, version, reason, sbom_removed, time, by) to withdrawn.json. `reason` must not be empty.
 Result<RemovedTarget> WithdrawTarget(Workspace& ws, const std::string& name,
                                      const std::string& reason, const std::string& by,
                                      UnixTime now);

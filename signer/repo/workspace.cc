@@ -104,14 +104,16 @@ Status ValidateRoleName(std::string_view name) {
   return {};
 }
 
-Result<Workspace> Workspace::Init(const fs::path& dir, const InitSpec& spec, UnixTime now) {
+Result<Workspace> Workspace::Init(const fs::path& dir, const InitSpec& spec, UnixTime now,
+                                  LockMode lock) {
   std::error_code ec;
-  if (fs::exists(dir / "workspace.json", ec)) {
+  auto already = [&] {
     return MakeError(ErrorKind::kInvalidArgument,
                      dir.string() +
                          " already holds a workspace; use another --workspace "
                          "directory or work in this one");
-  }
+  };
+  if (fs::exists(dir / "workspace.json", ec)) return already();
   MDU_RETURN_IF_ERROR(CheckPolicy(spec.expiry));
   metadata::Root root;
   root.common.version = 1;
@@ -127,6 +129,9 @@ Result<Workspace> Workspace::Init(const fs::path& dir, const InitSpec& spec, Uni
   targets.common.expires = now + spec.expiry.targets_days * kSecondsPerDay;
 
   Workspace ws;
+  MDU_RETURN_IF_ERROR(io::CreateDirectories(dir));
+  MDU_ASSIGN_OR_RETURN(ws.lock_, WorkspaceLock::Acquire(dir, lock));
+  if (fs::exists(dir / "workspace.json", ec)) return already();  // another init won the race
   ws.dir_ = dir;
   ws.expiry_ = spec.expiry;
   ws.consistent_snapshot_ = spec.consistent_snapshot;
@@ -139,7 +144,7 @@ Result<Workspace> Workspace::Init(const fs::path& dir, const InitSpec& spec, Uni
   return ws;
 }
 
-Result<Workspace> Workspace::Open(const fs::path& dir) {
+Result<Workspace> Workspace::Open(const fs::path& dir, LockMode lock) {
   std::error_code ec;
   if (!fs::exists(dir / "workspace.json", ec)) {
     return MakeError(ErrorKind::kNotFound,
@@ -147,6 +152,16 @@ Result<Workspace> Workspace::Open(const fs::path& dir) {
                          " (create one with `signer init`, or pass --workspace DIR)");
   }
   Workspace ws;
+  MDU_ASSIGN_OR_RETURN(ws.lock_, WorkspaceLock::Acquire(dir, lock));
+  if (lock == LockMode::kExclusive) {
+    MDU_RETURN_IF_ERROR(RecoverFileTransaction(dir, /*remove_temporaries=*/true));
+  } else if (HasInterruptedCommit(dir)) {
+    // A reader sees a journal only if the writer died (it held the lock while saving).
+    MDU_RETURN_IF_ERROR(ws.lock_.UpgradeToExclusive());
+    MDU_RETURN_IF_ERROR(
+        RecoverFileTransaction(dir, /*remove_temporaries=*/lock == LockMode::kShared));
+    MDU_RETURN_IF_ERROR(ws.lock_.DowngradeToShared());
+  }
   ws.dir_ = dir;
   MDU_ASSIGN_OR_RETURN(Value config, ReadJson(dir / "workspace.json"));
   const std::string where = (dir / "workspace.json").string();
@@ -181,6 +196,7 @@ Result<Workspace> Workspace::Open(const fs::path& dir) {
                        ReadMetadata<metadata::Targets>(dir / MetadataFile("targets")));
   auto [it, inserted] = ws.targets_.emplace("targets", std::move(targets));
   static_cast<void>(inserted);
+  ws.NoteDelegations("targets", it->second.role.delegations.has_value());
   MDU_RETURN_IF_ERROR(ws.LoadDelegatedRoles(it->second.role, 0));
 
   MDU_ASSIGN_OR_RETURN(Value withdrawn, ReadJson(dir / "withdrawn.json"));
@@ -211,8 +227,21 @@ Status Workspace::LoadDelegatedRoles(const metadata::Targets& delegator, int dep
   if (delegator.delegations->roles) {
     for (const auto& role : *delegator.delegations->roles) names.push_back(role.name);
   }
-  if (delegator.delegations->succinct_roles) {
-    names = delegator.delegations->succinct_roles->RoleNames();
+  if (const auto& bins = delegator.delegations->succinct_roles) {
+    if (bins->bit_length <= kMaxEagerBinBitLength) {
+      names = bins->RoleNames();
+    } else {
+      // Only the bins created so far, i.e. those with a metadata file.
+      std::error_code ec;
+      for (fs::directory_iterator it(dir_ / "metadata", ec), end; !ec && it != end;
+           it.increment(ec)) {
+        std::string file = it->path().filename().string();
+        if (!file.ends_with(".json")) continue;
+        file.resize(file.size() - 5);
+        if (bins->IsDelegatedRole(file)) names.push_back(std::move(file));
+      }
+      if (ec) return MakeError(ErrorKind::kIo, "listing " + (dir_ / "metadata").string());
+    }
   }
   for (const std::string& name : names) {
     if (targets_.count(name) != 0) continue;
@@ -220,9 +249,38 @@ Status Workspace::LoadDelegatedRoles(const metadata::Targets& delegator, int dep
     MDU_ASSIGN_OR_RETURN(auto role, ReadMetadata<metadata::Targets>(dir_ / MetadataFile(name)));
     auto [it, inserted] = targets_.emplace(name, std::move(role));
     static_cast<void>(inserted);
+    NoteDelegations(name, it->second.role.delegations.has_value());
     MDU_RETURN_IF_ERROR(LoadDelegatedRoles(it->second.role, depth + 1));
   }
   return {};
+}
+
+void Workspace::NoteDelegations(const std::string& role, bool delegates) {
+  if (delegates) {
+    delegating_.insert(role);
+  } else {
+    delegating_.erase(role);
+  }
+}
+
+const metadata::SuccinctRoles* Workspace::FindBins(std::string_view prefix) const {
+  for (const std::string& name : delegating_) {
+    const auto& delegations = targets_.find(name)->second.role.delegations;
+    if (delegations->succinct_roles && delegations->succinct_roles->name_prefix == prefix) {
+      return &*delegations->succinct_roles;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Workspace::ExistingBins(const metadata::SuccinctRoles& bins) const {
+  std::vector<std::string> out;
+  const std::string first = bins.name_prefix + "-";
+  for (auto it = targets_.lower_bound(first); it != targets_.end() && it->first.starts_with(first);
+       ++it) {
+    if (bins.IsDelegatedRole(it->first)) out.push_back(it->first);
+  }
+  return out;
 }
 
 const metadata::Metadata<metadata::Targets>* Workspace::TargetsRole(std::string_view name) const {
@@ -239,9 +297,8 @@ std::vector<std::string> Workspace::TargetsRoleNames() const {
 }
 
 std::string Workspace::DelegatorOf(std::string_view name) const {
-  for (const auto& [delegator, md] : targets_) {
-    const auto& delegations = md.role.delegations;
-    if (!delegations) continue;
+  for (const std::string& delegator : delegating_) {
+    const auto& delegations = targets_.find(delegator)->second.role.delegations;
     if (delegations->roles) {
       for (const auto& role : *delegations->roles) {
         if (role.name == name) return delegator;
@@ -415,9 +472,12 @@ Value Workspace::ConfigToValue() const {
 }
 
 Status Workspace::Save() {
+  if (lock_.mode() == LockMode::kShared) {
+    return MakeError(ErrorKind::kInternal, "the workspace was opened read-only (shared lock)");
+  }
   FileTransaction txn(dir_);
   for (const auto& [sha256, temp] : blobs_) {
-    txn.AdoptFile(temp, fs::path("targets") / sha256, /*keep_existing=*/true);
+    txn.AdoptFile(temp, fs::path("targets") / sha256);
   }
   for (auto& [name, bytes] : history_) {
     txn.Put(fs::path("history") / name, std::move(bytes));

@@ -13,6 +13,9 @@
 //                      chain is never deleted: it is what old devices walk to reach today's root.
 //   withdrawn.json     {"withdrawn": [{"name", "role", "sha256", "version", "reason", "time",
 //                      "by"}]}
+//   .lock              flock(2) target serializing signer commands (workspace_lock.h)
+//   tmp/               temporaries of a save or add-target in progress; journal.json while a
+//                      save is being applied (file_transaction.h)
 //
 // Versions: a role changed after it was last published gets version published + 1 and a fresh
 // expiry at the moment of the change (before signing, since the version is part of what is
@@ -21,7 +24,8 @@
 //
 // Every command loads a Workspace, changes it in memory and calls Save(), which writes all
 // changed files in one FileTransaction: any error before Save (bad input, wrong passphrase,
-// unauthorized key) or inside Save leaves the directory exactly as it was.
+// unauthorized key) or inside Save leaves the directory exactly as it was, and a crash inside
+// Save leaves it as it was or fully saved (the next Open completes the save from its journal).
 //
 // Ownership: a Workspace owns its in-memory state; pointers returned by accessors stay valid
 // until the next mutating call. Not thread-safe.
@@ -43,6 +47,7 @@
 #include "core/json/value.h"
 #include "core/metadata/metadata.h"
 #include "signer/repo/file_transaction.h"
+#include "signer/repo/workspace_lock.h"
 
 namespace mdu::signer::repo {
 
@@ -90,6 +95,11 @@ struct Authorization {
   metadata::KeyRole role;
 };
 
+// Hash bins (TAP 15 succinct delegation): up to 2^16 bins are all created (and published) when
+// delegated; with a larger bit_length (up to TUF's 32) only the bins that receive a target are
+// created, so a repository never holds millions of empty roles (see delegation.h).
+inline constexpr int kMaxEagerBinBitLength = 16;
+
 // Delegated role names become file names: 1 to 64 of [A-Za-z0-9._-], starting with a letter or
 // digit, and none of the four top-level names.
 Status ValidateRoleName(std::string_view name);
@@ -98,10 +108,15 @@ class Workspace {
  public:
   // Creates a new workspace in `dir` (created if missing; refused if it already holds a
   // workspace.json): root version 1 with the given keys, an empty targets role version 1.
+  // Holds the exclusive workspace lock (see workspace_lock.h) until destroyed.
   static Result<Workspace> Init(const std::filesystem::path& dir, const InitSpec& spec,
-                                UnixTime now);
+                                UnixTime now, LockMode lock = LockMode::kExclusive);
   // Loads the workspace in `dir`; kNotFound (saying to run `signer init`) if there is none.
-  static Result<Workspace> Open(const std::filesystem::path& dir);
+  // Takes the workspace lock first (kExclusive for commands that Save, kShared for read-only
+  // ones; kPolicy naming the holder if another command has it) and keeps it until destroyed;
+  // then completes a save interrupted by a crash (file_transaction.h) before reading anything.
+  static Result<Workspace> Open(const std::filesystem::path& dir,
+                                LockMode lock = LockMode::kExclusive);
 
   Workspace(Workspace&&) noexcept = default;
   Workspace& operator=(Workspace&&) noexcept = default;
@@ -119,6 +134,10 @@ class Workspace {
   std::vector<std::string> TargetsRoleNames() const;
   // The targets role that delegates `name` ("targets" or a delegated role); empty if none.
   std::string DelegatorOf(std::string_view name) const;
+  // The hash bins named `prefix`, nullptr if no role delegates to such bins.
+  const metadata::SuccinctRoles* FindBins(std::string_view prefix) const;
+  // The bins of `bins` that exist in this workspace, by name.
+  std::vector<std::string> ExistingBins(const metadata::SuccinctRoles& bins) const;
 
   // Who must sign `role`: "root", "targets", "snapshot", "timestamp" from the staged root; a
   // delegated role from its delegator. For root during a rotation, see PreviousRoot().
@@ -151,7 +170,7 @@ class Workspace {
   }
   const json::Array& withdrawn_records() const { return withdrawn_; }
 
-  // A target blob streamed by the caller into a temporary file below dir()/targets; renamed to
+  // A target blob streamed by the caller into a temporary file below dir()/tmp; renamed to
   // targets/<sha256> on Save (or deleted if Save is never reached).
   void AdoptBlob(const std::filesystem::path& temp, const std::string& sha256);
   // Where the bytes of blob `sha256` are now: its temporary file until Save, then
@@ -162,7 +181,8 @@ class Workspace {
   void RecordPublish(PublishedVersions versions,
                      std::vector<std::pair<std::string, std::string>> history_files);
 
-  // Writes every change since Open/Init in one transaction.
+  // Writes every change since Open/Init in one transaction (crash-atomic). Refused for a
+  // workspace opened with a shared lock.
   Status Save();
 
  private:
@@ -174,7 +194,9 @@ class Workspace {
                  metadata::Envelope* envelope, metadata::CommonFields* common, json::Value after);
   int64_t NextVersion(std::string_view role) const;
   json::Value ConfigToValue() const;
+  void NoteDelegations(const std::string& role, bool delegates);
 
+  WorkspaceLock lock_;  // first member: released last
   std::filesystem::path dir_;
   ExpiryPolicy expiry_;
   bool consistent_snapshot_ = true;
@@ -182,6 +204,7 @@ class Workspace {
   metadata::Metadata<metadata::Root> root_;
   std::unique_ptr<metadata::Root> previous_root_;
   std::map<std::string, metadata::Metadata<metadata::Targets>, std::less<>> targets_;
+  std::set<std::string, std::less<>> delegating_;  // roles with delegations (lookup index)
   json::Array withdrawn_;
 
   std::set<std::string, std::less<>> dirty_roles_;
@@ -207,6 +230,7 @@ Status Workspace::EditTargets(std::string_view role, UnixTime now, Fn&& edit) {
   MDU_RETURN_IF_ERROR(Refresh(role, now, it->second.envelope.signed_value, &it->second.envelope,
                               &copy.common, std::move(after)));
   it->second.role = std::move(copy);
+  NoteDelegations(it->first, it->second.role.delegations.has_value());
   return {};
 }
 

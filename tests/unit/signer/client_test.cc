@@ -24,7 +24,7 @@ using testing::ReadAll;
 class ClientTest : public testing::RepoTest {
  protected:
   PublishOptions Options() {
-    return PublishOptions{out_dir(), &snapshot_key_, &timestamp_key_, kNow};
+    return PublishOptions{out_dir(), {&snapshot_key_}, {&timestamp_key_}, kNow, nullptr};
   }
   void Add(Workspace& ws, const std::string& name, const std::string& content,
            const std::string& role) {

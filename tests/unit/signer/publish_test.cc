@@ -21,7 +21,7 @@ using testing::ReadAll;
 class PublishTest : public testing::RepoTest {
  protected:
   PublishOptions Options(UnixTime now = kNow) {
-    return PublishOptions{out_dir(), &snapshot_key_, &timestamp_key_, now};
+    return PublishOptions{out_dir(), {&snapshot_key_}, {&timestamp_key_}, now, nullptr};
   }
   void AddFile(Workspace& ws, const std::string& name, const std::string& content,
                const std::string& role = "targets") {
@@ -65,7 +65,7 @@ TEST_F(PublishTest, RefusesSnapshotKeyNotInRoot) {
   SignAll(ws);
   auto stranger = testing::NewKey();
   PublishOptions options = Options();
-  options.snapshot_signer = &stranger;
+  options.snapshot_signers = {&stranger};
   auto published = Publish(ws, options);
   ASSERT_FALSE(published);
   EXPECT_EQ(published.error().kind(), ErrorKind::kPolicy);
@@ -175,6 +175,103 @@ TEST_F(PublishTest, DelegationsAndBinsArePublishedAndVerified) {
       VerifyPublishedTree(out_dir(), ReadAll(out_dir() / "metadata" / "1.root.json"), kNow);
   ASSERT_TRUE(count) << count.error().ToString();
   EXPECT_EQ(*count, 2u);
+}
+
+TEST_F(PublishTest, SnapshotAndTimestampThresholdsAboveOne) {
+  const auto snapshot_2 = testing::NewKey();
+  const auto timestamp_2 = testing::NewKey();
+  const auto timestamp_3 = testing::NewKey();
+  InitSpec spec = DefaultSpec();
+  spec.snapshot = {{snapshot_key_.public_key(), snapshot_2.public_key()}, 2};
+  spec.timestamp = {
+      {timestamp_key_.public_key(), timestamp_2.public_key(), timestamp_3.public_key()}, 2};
+  auto init = Workspace::Init(ws_dir(), spec, kNow);
+  ASSERT_TRUE(init) << init.error().ToString();
+  Workspace ws = std::move(*init);
+  AddFile(ws, "fw.bin", "firmware");
+  SignAll(ws);
+
+  // One key each: below both thresholds, nothing written.
+  auto below = Publish(ws, Options());
+  ASSERT_FALSE(below);
+  EXPECT_EQ(below.error().kind(), ErrorKind::kUnsignedMetadata);
+  EXPECT_NE(below.error().message().find("snapshot needs 2 signatures but only 1"),
+            std::string::npos)
+      << below.error().message();
+  EXPECT_FALSE(fs::exists(out_dir()));
+  // The same key twice does not count twice.
+  PublishOptions twice = Options();
+  twice.snapshot_signers = {&snapshot_key_, &snapshot_key_};
+  auto duplicate = Publish(ws, twice);
+  ASSERT_FALSE(duplicate);
+  EXPECT_NE(duplicate.error().message().find("given twice"), std::string::npos);
+
+  PublishOptions options = Options();
+  options.snapshot_signers = {&snapshot_key_, &snapshot_2};
+  options.timestamp_signers = {&timestamp_3, &timestamp_key_};
+  std::vector<std::string> stages;
+  options.progress = [&](std::string_view stage, size_t, size_t) {
+    if (stages.empty() || stages.back() != stage) stages.emplace_back(stage);
+  };
+  auto published = Publish(ws, options);
+  ASSERT_TRUE(published) << published.error().ToString();
+  EXPECT_EQ(stages, (std::vector<std::string>{"linking targets", "verifying targets"}));
+  // Devices (TrustedSet, via VerifyPublishedTree) accept it; each file carries both signatures.
+  auto count =
+      VerifyPublishedTree(out_dir(), ReadAll(out_dir() / "metadata" / "1.root.json"), kNow);
+  ASSERT_TRUE(count) << count.error().ToString();
+  for (const char* file : {"1.snapshot.json", "timestamp.json"}) {
+    auto envelope = metadata::Envelope::Parse(ReadAll(out_dir() / "metadata" / file));
+    ASSERT_TRUE(envelope) << file;
+    EXPECT_EQ(envelope->signatures.size(), 2u) << file;
+  }
+}
+
+TEST_F(PublishTest, HashBinsBeyondSixteenBitsAreCreatedOnDemand) {
+  Workspace ws = Init();
+  auto bins_key = testing::NewKey();
+  BinsSpec bins;
+  bins.name_prefix = "big";
+  bins.bit_length = 33;
+  bins.keys = {bins_key.public_key()};
+  EXPECT_FALSE(DelegateBins(ws, bins, kNow));  // TUF: 1..32
+  bins.bit_length = 32;                        // 4 billion bins: none created up front
+  ASSERT_TRUE(DelegateBins(ws, bins, kNow));
+  EXPECT_EQ(ws.TargetsRoleNames().size(), 1u);
+  EXPECT_FALSE(SignRole(ws, "big", bins_key));  // no bin exists yet
+  AddFile(ws, "a.bin", "a", "big");
+  AddFile(ws, "b.bin", "b", "big");
+  const auto& big = *ws.FindBins("big");
+  const std::string bin_a = big.RoleForTarget("a.bin"), bin_b = big.RoleForTarget("b.bin");
+  ASSERT_NE(bin_a, bin_b);
+  EXPECT_EQ(bin_a.size(), std::string("big-").size() + 8);
+  EXPECT_EQ(ws.TargetsRoleNames(), (std::vector<std::string>{"targets", bin_a, bin_b}));
+  SignAll(ws);
+  auto signed_bins = SignRole(ws, "big", bins_key);
+  ASSERT_TRUE(signed_bins) << signed_bins.error().ToString();
+  EXPECT_EQ(signed_bins->size(), 2u);
+  ASSERT_TRUE(ws.Save());
+
+  // Reopened, the workspace finds exactly the bins that exist.
+  Workspace reopened = Open();
+  EXPECT_EQ(reopened.TargetsRoleNames(), ws.TargetsRoleNames());
+  auto published = Publish(reopened, Options());
+  ASSERT_TRUE(published) << published.error().ToString();
+  EXPECT_EQ(published->target_count, 2u);
+  EXPECT_TRUE(fs::exists(out_dir() / "metadata" / ("1." + bin_a + ".json")));
+  const std::string snapshot = ReadAll(out_dir() / "metadata" / "1.snapshot.json");
+  EXPECT_NE(snapshot.find(bin_b + ".json"), std::string::npos);
+  // A device resolves a target through its bin (TrustedSet verifies the bin's signature).
+  auto count =
+      VerifyPublishedTree(out_dir(), ReadAll(out_dir() / "metadata" / "1.root.json"), kNow);
+  ASSERT_TRUE(count) << count.error().ToString();
+  EXPECT_EQ(*count, 2u);
+
+  // 17 bits, just past the eager limit (2^16 bins, all created), is on demand too.
+  Workspace other = Init(tmp_.path() / "ws17");
+  bins.bit_length = 17;
+  ASSERT_TRUE(DelegateBins(other, bins, kNow));
+  EXPECT_EQ(other.TargetsRoleNames().size(), 1u);
 }
 
 }  // namespace

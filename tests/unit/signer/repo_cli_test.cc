@@ -1,6 +1,7 @@
 // The workspace subcommands through the real `signer` program: exit status, messages, files.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -210,6 +211,69 @@ TEST_F(RepoCliTest, RotationRehearsalReportsStrandedGeneration) {
   EXPECT_EQ(ok.status, 0) << ok.err;
   ASSERT_EQ(Signer(PublishArgs()).status, 0);
   EXPECT_TRUE(fs::exists(out() / "metadata" / "2.root.json"));
+}
+
+TEST_F(RepoCliTest, ConcurrentCommandsFailAtOnceAndNeverLoseAnUpdate) {
+  {
+    InitSpec spec;
+    spec.root = spec.targets = spec.snapshot =
+        spec.timestamp = {{testing::NewKey().public_key()}, 1};
+    auto init = Workspace::Init(ws(), spec, testing::kNow);
+    ASSERT_TRUE(init) << init.error().ToString();
+    ASSERT_TRUE(init->Save());
+  }
+  const fs::path one = File("one.bin", "one");
+  {
+    // While another command (this test) holds the workspace, signer refuses at once and says
+    // who holds it; a read-only command too.
+    auto holder = Workspace::Open(ws());
+    ASSERT_TRUE(holder) << holder.error().ToString();
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"add-target", one.string(), "--version", "1", "--hardware-id",
+                                   "hw"},
+          std::vector<std::string>{"status"}}) {
+      CliRun run = Signer(args);
+      EXPECT_EQ(run.status, 1) << args[0];
+      EXPECT_NE(run.err.find("in use by another signer command (pid " + std::to_string(::getpid())),
+                std::string::npos)
+          << run.err;
+    }
+  }
+  // Several add-target processes at once: each either succeeds or fails with the lock message;
+  // every one that succeeded is listed afterwards (no lost update).
+  constexpr int kProcesses = 6;
+  std::string script;
+  for (int i = 0; i < kProcesses; ++i) {
+    const fs::path file = File("f" + std::to_string(i) + ".bin", "content " + std::to_string(i));
+    const fs::path base = tmp_.path() / ("run" + std::to_string(i));
+    script += "(" + Quote(MDU_SIGNER_BINARY) + " --workspace " + Quote(ws().string()) +
+              " add-target " + Quote(file.string()) +
+              " --version 1 --hardware-id hw >/dev/null 2>" + Quote(base.string() + ".err") +
+              "; echo $? >" + Quote(base.string() + ".rc") + ") & ";
+  }
+  script += "wait";
+  ASSERT_EQ(std::system(("bash -c " + Quote(script)).c_str()), 0);
+  auto ws_after = Workspace::Open(ws(), LockMode::kNone);
+  ASSERT_TRUE(ws_after) << ws_after.error().ToString();
+  const auto& listed = ws_after->TargetsRole("targets")->role.targets;
+  int succeeded = 0;
+  for (int i = 0; i < kProcesses; ++i) {
+    const fs::path base = tmp_.path() / ("run" + std::to_string(i));
+    const std::string rc = ReadAll(base.string() + ".rc");
+    const std::string name = "f" + std::to_string(i) + ".bin";
+    if (rc == "0\n") {
+      ++succeeded;
+      EXPECT_EQ(listed.count(name), 1u) << name << " was added but is not listed";
+    } else {
+      EXPECT_EQ(rc, "1\n");
+      EXPECT_NE(ReadAll(base.string() + ".err").find("in use by another signer command"),
+                std::string::npos);
+      EXPECT_EQ(listed.count(name), 0u);
+    }
+  }
+  EXPECT_GE(succeeded, 1);
+  EXPECT_EQ(listed.size(), static_cast<size_t>(succeeded));
+  EXPECT_TRUE(fs::is_empty(ws() / "tmp"));
 }
 
 }  // namespace

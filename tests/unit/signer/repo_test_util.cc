@@ -78,7 +78,7 @@ Workspace RepoTest::Init(const fs::path& dir) {
 }
 
 Workspace RepoTest::Open() const {
-  auto ws = Workspace::Open(ws_dir());
+  auto ws = Workspace::Open(ws_dir(), LockMode::kNone);  // tests hold several at once
   EXPECT_TRUE(ws) << ws.error().ToString();
   return std::move(ws).value();
 }

@@ -19,7 +19,7 @@ using testing::ReadAll;
 class RotationTest : public testing::RepoTest {
  protected:
   PublishOptions Options() {
-    return PublishOptions{out_dir(), &snapshot_key_, &timestamp_key_, kNow};
+    return PublishOptions{out_dir(), {&snapshot_key_}, {&timestamp_key_}, kNow, nullptr};
   }
   Workspace PublishedV1() {
     Workspace ws = Init();

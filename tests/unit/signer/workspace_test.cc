@@ -331,5 +331,40 @@ TEST_F(WorkspaceTest, HashBinsRouteEachTargetToItsBin) {
       reopened, DelegationSpec{"x", "targets", {bins_key.public_key()}, 1, {"x/*"}, false}, kNow));
 }
 
+TEST_F(WorkspaceTest, WithdrawRemovesTheSbomUnlessAnotherTargetReferencesIt) {
+  Workspace ws = Init();
+  AddTargetsSpec spec = Spec({*SourceForFile(MakeFile("fw.bin", "fw"), "fw.bin")});
+  spec.sbom = MakeFile("bom.json", R"({"spdxVersion": "SPDX-2.3"})");
+  ASSERT_TRUE(AddTargets(ws, spec));
+  AddTargetsSpec other = Spec({*SourceForFile(MakeFile("fw2.bin", "fw2"), "fw2.bin")});
+  ASSERT_TRUE(AddTargets(ws, other));
+  ASSERT_TRUE(ws.Save());
+
+  // A second target that points at the same SBOM keeps it alive.
+  Workspace edit = Open();
+  ASSERT_TRUE(edit.EditTargets("targets", kNow, [](metadata::Targets& t) -> Status {
+    t.targets.at("fw2.bin").custom.Set("sbom", *t.targets.at("fw.bin").custom.Find("sbom"));
+    return {};
+  }));
+  auto kept = WithdrawTarget(edit, "fw.bin", "recall", "alice", kNow);
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_TRUE(kept->sbom_removed.empty());
+  EXPECT_EQ(edit.TargetsRole("targets")->role.targets.count("fw.bin.sbom.json"), 1u);
+
+  // Otherwise the SBOM goes with the release and the record says so.
+  Workspace fresh = Open();
+  auto withdrawn = WithdrawTarget(fresh, "fw.bin", "recall", "alice", kNow);
+  ASSERT_TRUE(withdrawn) << withdrawn.error().ToString();
+  EXPECT_EQ(withdrawn->sbom_removed, "fw.bin.sbom.json");
+  ASSERT_TRUE(fresh.Save());
+  Workspace reopened = Open();
+  const auto& targets = reopened.TargetsRole("targets")->role.targets;
+  EXPECT_EQ(targets.count("fw.bin"), 0u);
+  EXPECT_EQ(targets.count("fw.bin.sbom.json"), 0u);
+  EXPECT_EQ(targets.count("fw2.bin"), 1u);
+  ASSERT_EQ(reopened.withdrawn_records().size(), 1u);
+  EXPECT_EQ(reopened.withdrawn_records()[0].Find("sbom_removed")->as_string(), "fw.bin.sbom.json");
+}
+
 }  // namespace
 }  // namespace mdu::signer::repo

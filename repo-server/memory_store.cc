@@ -160,14 +160,8 @@ class MemoryStore final : public Store {
     stored.sequence = state_->arrival.size() + 1;
     state_->reports.emplace(key, std::move(stored));
     state_->arrival.push_back(key);
-    if (report.kind == ReportKind::kInstallation) {
-      DeviceRecord& device = state_->devices[report.device_id];
-      device.device_id = report.device_id;
-      if (report.success) device.installed_version = report.release;
-      device.last_report_id = report.id;
-      device.last_report_time = report.received_time;
-      device.last_success = report.success;
-      device.last_payload = report.payload;
+    if (report.kind != ReportKind::kSecurityEvent) {
+      ApplyToDevice(report, state_->devices[report.device_id]);
     }
     return true;
   }

@@ -153,6 +153,7 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
   auto verified = VerifyPublish(*current, bootstrap_root_, session.input_, clock_.Now(), lookup);
   if (!verified) return rejected(verified.error());
   PublishPlan& plan = *verified;
+  if (fault_hook_) fault_hook_("verified");
   if (audit_ != nullptr) {
     json::Object roles;
     for (const auto& [role, version] : plan.batch.current) {
@@ -171,6 +172,7 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
     MDU_RETURN_IF_ERROR(store_->Commit(plan.batch));
   }
   session.committed_ = true;
+  if (fault_hook_) fault_hook_("committed");
   // Staged blobs that the commit did not reference (duplicates of stored content).
   for (const std::string& id : plan.unused_blob_ids) (void)store_->DiscardBlob(id);
   auto next = current->With(plan.batch);

@@ -120,6 +120,15 @@ class Repository {
     listener_ = std::move(listener);
   }
 
+  // Test-only fault injection (the kill -9 tests of the commit window): called under the publish
+  // lock with "verified" just before a publish's Store::Commit and "committed" right after it,
+  // before the view swap.
+  using FaultHook = std::function<void(std::string_view point)>;
+  void set_fault_hook(FaultHook hook) {
+    std::lock_guard lock(publish_mu_);
+    fault_hook_ = std::move(hook);
+  }
+
  private:
   Repository(std::unique_ptr<Store> store, std::string bootstrap_root, const Clock& clock,
              std::shared_ptr<const RepositoryView> view)
@@ -133,6 +142,7 @@ class Repository {
   const Clock& clock_;
   std::mutex publish_mu_;
   CommitListener listener_;
+  FaultHook fault_hook_;
   AuditLog* audit_ = nullptr;
   std::atomic<std::shared_ptr<const RepositoryView>> view_;
 };

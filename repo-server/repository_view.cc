@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/metadata/metadata.h"
+#include "core/trust/delegation_search.h"
 
 namespace mdu::server {
 
@@ -48,14 +49,28 @@ int64_t RepositoryView::CurrentVersion(std::string_view role) const {
 }
 
 std::optional<TargetLocation> RepositoryView::FindTarget(std::string_view path) const {
+  // Fast path: the search visits top-level targets first, so its listing always wins.
   auto it = targets_.find(path);
-  if (it == targets_.end()) return std::nullopt;
-  return it->second;
+  if (it != targets_.end() && it->second.role == "targets") return it->second;
+  auto found = trust::FindTarget(
+      path, [this](std::string_view role, std::string_view) -> Result<const metadata::Targets*> {
+        auto role_it = roles_.find(role);
+        if (role_it == roles_.end()) {
+          return MakeError(ErrorKind::kNotFound, "role " + std::string(role) + " is not published");
+        }
+        return role_it->second.get();
+      });
+  if (!found || !*found) return std::nullopt;
+  auto sha = (*found)->file.Sha256();
+  if (!sha) return std::nullopt;
+  return TargetLocation{std::string(*sha), static_cast<uint64_t>((*found)->file.length),
+                        (*found)->role};
 }
 
 Status RepositoryView::Index() {
   targets_.clear();
-  std::map<std::string, metadata::Targets, std::less<>> roles;
+  roles_.clear();
+  auto& roles = roles_;
   for (auto& [role, entry] : current_) {
     const SharedBytes* bytes = Find(role, entry.version);
     if (bytes == nullptr) {
@@ -77,7 +92,7 @@ Status RepositoryView::Index() {
     } else {
       MDU_ASSIGN_OR_RETURN(auto parsed, metadata::Targets::FromValue(signed_value));
       entry.expires = parsed.common.expires;
-      roles.emplace(role, std::move(parsed));
+      roles.emplace(role, std::make_shared<const metadata::Targets>(std::move(parsed)));
     }
   }
   // Breadth-first from "targets"; the first role listing a path wins.
@@ -88,7 +103,7 @@ Status RepositoryView::Index() {
     queue.pop_front();
     auto it = roles.find(name);
     if (it == roles.end()) continue;
-    const metadata::Targets& role = it->second;
+    const metadata::Targets& role = *it->second;
     for (const auto& [path, file] : role.targets) {
       auto sha = file.Sha256();
       if (!sha || targets_.contains(path)) continue;

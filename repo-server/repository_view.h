@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "core/metadata/metadata.h"
 #include "repo-server/store.h"
 
 namespace mdu::server {
@@ -56,12 +57,13 @@ class RepositoryView {
   const std::map<std::string, CurrentRole, std::less<>>& current() const { return current_; }
   // The current version of a role, 0 if none.
   int64_t CurrentVersion(std::string_view role) const;
-  // The current target at `path`: top-level targets first, then delegated roles in the order
-  // of a breadth-first walk of the delegations (TODO: full 5.6.7 pre-order search with
-  // terminating delegations, as the client does).
+  // The current target at `path` as a client finds it: core's pre-order delegation search
+  // (trust::FindTarget, 5.6.7: delegations in order, only roles whose paths match, terminating
+  // delegations stop the search). Nullopt if not found or a role on the way is not published.
   std::optional<TargetLocation> FindTarget(std::string_view path) const;
   size_t target_count() const { return targets_.size(); }
-  // Every current target by path.
+  // Every current target by path (the first listing in a breadth-first walk; for the static
+  // mirror and counts; FindTarget answers which one a client gets).
   const std::map<std::string, TargetLocation, std::less<>>& targets() const { return targets_; }
   // Every stored metadata version: role -> version -> bytes.
   const std::map<std::string, std::map<int64_t, SharedBytes>, std::less<>>& files() const {
@@ -74,6 +76,8 @@ class RepositoryView {
   std::map<std::string, std::map<int64_t, SharedBytes>, std::less<>> files_;
   std::map<std::string, CurrentRole, std::less<>> current_;
   std::map<std::string, TargetLocation, std::less<>> targets_;
+  // The current targets roles, parsed (shared between views).
+  std::map<std::string, std::shared_ptr<const metadata::Targets>, std::less<>> roles_;
 };
 
 }  // namespace mdu::server

@@ -22,6 +22,9 @@ namespace {
 //   t/<sha256>                      "<blob id> <length>"
 //   r/<kind>/<id>                   report record
 //   ra/<sequence, 20 digits>        "<kind>/<id>": arrival order
+//   rd/<device id>/<sequence>       "<kind>/<id>": the reports of a device, in arrival order
+//   rr/<release length, 4 digits><release>/<sequence>   same, installation reports of a release
+//   ix                              "1" once the rd/ and rr/ indexes cover every report
 //   d/<device id>                   device record
 //   a/<seq, 20 digits>              audit record (canonical JSON)
 std::string Padded(uint64_t value, int width) {
@@ -36,9 +39,27 @@ std::string ChunkKey(std::string_view blob_id, uint64_t index) {
   return "b/" + std::string(blob_id) + "/" + Padded(index, 12);
 }
 std::string BlobMetaKey(std::string_view blob_id) { return "bm/" + std::string(blob_id); }
-char KindChar(ReportKind kind) { return kind == ReportKind::kInstallation ? 'i' : 's'; }
+char KindChar(ReportKind kind) {
+  switch (kind) {
+    case ReportKind::kInstallation:
+      return 'i';
+    case ReportKind::kSecurityEvent:
+      return 's';
+    case ReportKind::kInventory:
+      return 'v';
+  }
+  return '?';
+}
 std::string ReportKey(ReportKind kind, std::string_view id) {
   return std::string("r/") + KindChar(kind) + "/" + std::string(id);
+}
+std::string DeviceIndexPrefix(std::string_view device_id) {
+  return "rd/" + std::string(device_id) + "/";
+}
+// Releases are free text (may hold '/'): the length prefix keeps one release's keys from being
+// a prefix of another's.
+std::string ReleaseIndexPrefix(std::string_view release) {
+  return "rr/" + Padded(release.size(), 4) + std::string(release) + "/";
 }
 
 template <class T>
@@ -81,6 +102,8 @@ class Decoder {
     std::string field;
     return Next(field) && ParseNumber(field, value);
   }
+  // Fields added later are optional: records written before them simply end.
+  bool Done() const { return in_.empty(); }
 
  private:
   std::string_view in_;
@@ -88,7 +111,7 @@ class Decoder {
 
 std::string EncodeReport(const ReportRecord& r) {
   return Encoder()
-      .Add(KindChar(r.kind) == 'i' ? "i" : "s")
+      .Add(std::string(1, KindChar(r.kind)))
       .Add(r.id)
       .Add(r.device_id)
       .Add(r.release)
@@ -96,6 +119,9 @@ std::string EncodeReport(const ReportRecord& r) {
       .Add(r.received_time)
       .Add(static_cast<int64_t>(r.sequence))
       .Add(r.payload)
+      .Add(r.verified ? "1" : "0")
+      .Add(r.certificate_sha256)
+      .Add(r.certificate_pem)
       .Take();
 }
 
@@ -108,9 +134,24 @@ Result<ReportRecord> DecodeReport(std::string_view bytes) {
       !d.Next(success) || !d.Next(r.received_time) || !d.Next(sequence) || !d.Next(r.payload)) {
     return MakeError(ErrorKind::kIo, "corrupt report record");
   }
-  r.kind = kind == "i" ? ReportKind::kInstallation : ReportKind::kSecurityEvent;
+  if (kind == "i") {
+    r.kind = ReportKind::kInstallation;
+  } else if (kind == "s") {
+    r.kind = ReportKind::kSecurityEvent;
+  } else if (kind == "v") {
+    r.kind = ReportKind::kInventory;
+  } else {
+    return MakeError(ErrorKind::kIo, "corrupt report record: kind " + kind);
+  }
   r.success = success == "1";
   r.sequence = static_cast<uint64_t>(sequence);
+  if (!d.Done()) {
+    std::string verified;
+    if (!d.Next(verified) || !d.Next(r.certificate_sha256) || !d.Next(r.certificate_pem)) {
+      return MakeError(ErrorKind::kIo, "corrupt report record evidence");
+    }
+    r.verified = verified == "1";
+  }
   return r;
 }
 
@@ -122,6 +163,9 @@ std::string EncodeDevice(const DeviceRecord& d) {
       .Add(d.last_report_time)
       .Add(d.last_success ? "1" : "0")
       .Add(d.last_payload)
+      .Add(d.inventory_payload)
+      .Add(d.inventory_time)
+      .Add(d.certificate_sha256)
       .Take();
 }
 
@@ -134,6 +178,10 @@ Result<DeviceRecord> DecodeDevice(std::string_view bytes) {
     return MakeError(ErrorKind::kIo, "corrupt device record");
   }
   d.last_success = success == "1";
+  if (!dec.Done() && (!dec.Next(d.inventory_payload) || !dec.Next(d.inventory_time) ||
+                      !dec.Next(d.certificate_sha256))) {
+    return MakeError(ErrorKind::kIo, "corrupt device record inventory");
+  }
   return d;
 }
 
@@ -237,6 +285,33 @@ class RocksDbStore final : public Store {
     return {};
   }
 
+  // Stores written before the rd/ and rr/ indexes existed get them once, at open.
+  Status BuildReportIndexes() {
+    std::string marker;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), "ix", &marker);
+    if (s.ok()) return {};
+    if (!s.IsNotFound()) return IoError("read index marker", s);
+    rocksdb::WriteBatch wb;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("ra/"); it->Valid() && it->key().starts_with("ra/"); it->Next()) {
+      std::string bytes;
+      s = db_->Get(rocksdb::ReadOptions(), it->value(), &bytes);
+      if (!s.ok()) return IoError("index reports", s);
+      MDU_ASSIGN_OR_RETURN(ReportRecord record, DecodeReport(bytes));
+      const std::string sequence = Padded(record.sequence, 20);
+      const std::string key = it->value().ToString();
+      wb.Put(DeviceIndexPrefix(record.device_id) + sequence, key);
+      if (record.kind == ReportKind::kInstallation) {
+        wb.Put(ReleaseIndexPrefix(record.release) + sequence, key);
+      }
+    }
+    if (!it->status().ok()) return IoError("index reports", it->status());
+    wb.Put("ix", "1");
+    s = db_->Write(sync_, &wb);
+    if (!s.ok()) return IoError("index reports", s);
+    return {};
+  }
+
   Status DiscardBlob(std::string_view blob_id) override {
     std::lock_guard lock(write_mu_);
     std::string meta;
@@ -303,8 +378,13 @@ class RocksDbStore final : public Store {
     stored.sequence = next_sequence_;
     rocksdb::WriteBatch wb;
     wb.Put(key, EncodeReport(stored));
-    wb.Put("ra/" + Padded(stored.sequence, 20), key);
+    const std::string sequence = Padded(stored.sequence, 20);
+    wb.Put("ra/" + sequence, key);
+    wb.Put(DeviceIndexPrefix(report.device_id) + sequence, key);
     if (report.kind == ReportKind::kInstallation) {
+      wb.Put(ReleaseIndexPrefix(report.release) + sequence, key);
+    }
+    if (report.kind != ReportKind::kSecurityEvent) {
       DeviceRecord device;
       std::string bytes;
       s = db_->Get(rocksdb::ReadOptions(), "d/" + report.device_id, &bytes);
@@ -313,12 +393,7 @@ class RocksDbStore final : public Store {
       } else if (!s.IsNotFound()) {
         return IoError("put report", s);
       }
-      device.device_id = report.device_id;
-      if (report.success) device.installed_version = report.release;
-      device.last_report_id = report.id;
-      device.last_report_time = report.received_time;
-      device.last_success = report.success;
-      device.last_payload = report.payload;
+      ApplyToDevice(stored, device);
       wb.Put("d/" + report.device_id, EncodeDevice(device));
     }
     s = db_->Write(sync_, &wb);
@@ -335,7 +410,14 @@ class RocksDbStore final : public Store {
     read.snapshot = snapshot;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
     Status status;
-    for (it->Seek("ra/"); it->Valid() && it->key().starts_with("ra/"); it->Next()) {
+    // The narrowest index that covers the filter; every index maps to "<kind>/<id>" keys.
+    std::string prefix = "ra/";
+    if (filter.device_id) {
+      prefix = DeviceIndexPrefix(*filter.device_id);
+    } else if (filter.release && filter.kind == ReportKind::kInstallation) {
+      prefix = ReleaseIndexPrefix(*filter.release);
+    }
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       std::string bytes;
       rocksdb::Status s = db_->Get(read, it->value(), &bytes);
       if (!s.ok()) {
@@ -475,6 +557,7 @@ Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir
   }
   auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw));
   MDU_RETURN_IF_ERROR(store->DropStagedBlobs());
+  MDU_RETURN_IF_ERROR(store->BuildReportIndexes());
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -3,16 +3,22 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,11 +28,16 @@
 
 #include "core/crypto/keys.h"
 #include "core/io/file.h"
+#include "core/json/parser.h"
 #include "core/json/value.h"
 #include "core/json/writer.h"
 #include "repo-server/audit_log.h"
 #include "repo-server/auth.h"
 #include "repo-server/clock.h"
+#include "repo-server/config.h"
+#include "repo-server/crl.h"
+#include "repo-server/online_key.h"
+#include "repo-server/rate_limiter.h"
 #include "repo-server/repository.h"
 #include "repo-server/rocksdb_store.h"
 #include "repo-server/service.h"
@@ -38,41 +49,7 @@ namespace {
 
 constexpr uint64_t kMaxKeyFileBytes = 64u << 10;
 constexpr uint64_t kMaxRootFileBytes = 16u << 20;
-constexpr int kMaxMessageBytes = 4 << 20;
-
-struct Options {
-  std::string listen = "127.0.0.1:8443";
-  std::string data_dir;
-  std::string trusted_root;
-  bool insecure = false;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string client_ca;
-  std::string operator_credentials;
-  std::string port_file;
-  std::string static_mirror_dir;
-  std::string timestamp_key_insecure_file;
-  std::string timestamp_key_scheme = "ed25519";
-  int64_t timestamp_validity = 24 * 3600L;
-  int64_t timestamp_margin = 6 * 3600L;
-  int64_t resign_interval = 60;
-  int64_t shutdown_grace = 5;
-  std::string log_level = "info";
-};
-
-// The host part of "host:port", "[v6]:port".
-std::string HostOf(const std::string& address) {
-  if (address.starts_with("[")) {
-    size_t end = address.find(']');
-    return end == std::string::npos ? address : address.substr(1, end - 1);
-  }
-  size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
+constexpr uint64_t kMaxCrlFileBytes = 64u << 20;
 
 Result<std::string> ReadText(const std::string& path, uint64_t limit, std::string_view what) {
   auto bytes = io::ReadFileBounded(path, limit);
@@ -129,40 +106,215 @@ class ResignLoop {
   std::thread thread_;
 };
 
-int Serve(const Options& options, const sigset_t& signals) {
+int StartupFailed(const Error& error) {
+  spdlog::critical("event=startup_failed error=\"{}\"", error.ToString());
+  return 1;
+}
+
+// The online keys the server holds: nothing, an encrypted timestamp key (optionally with a
+// snapshot key), or the development-only unencrypted timestamp key.
+struct OnlineKeys {
+  std::optional<crypto::PrivateKey> timestamp;
+  std::optional<crypto::PrivateKey> snapshot;
+};
+
+Result<OnlineKeys> LoadOnlineKeys(const ServerConfig& config, const RepositoryView& view) {
+  OnlineKeys keys;
+  if (!config.timestamp_key.empty()) {
+    MDU_ASSIGN_OR_RETURN(
+        auto key, LoadOnlineKey(config.timestamp_key, config.timestamp_passphrase, "timestamp"));
+    MDU_RETURN_IF_ERROR(CheckKeyTrustedFor(view, key.public_key(), "timestamp"));
+    keys.timestamp.emplace(std::move(key));
+  } else if (!config.timestamp_key_insecure_file.empty()) {
+    MDU_ASSIGN_OR_RETURN(auto scheme, crypto::SchemeFromName(config.timestamp_key_scheme));
+    MDU_ASSIGN_OR_RETURN(
+        auto der, ReadText(config.timestamp_key_insecure_file, kMaxKeyFileBytes, "timestamp key"));
+    auto key = crypto::PrivateKey::FromPkcs8Der(
+        scheme, std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+    std::fill(der.begin(), der.end(), '\0');
+    if (!key) return MakeError(key.error().WithContext("timestamp key"));
+    keys.timestamp.emplace(std::move(*key));
+    spdlog::warn(
+        "event=insecure_key_file detail=\"!!! DEVELOPMENT ONLY: timestamp key read UNENCRYPTED "
+        "from {}; use --timestamp-key !!!\"",
+        config.timestamp_key_insecure_file);
+  }
+  if (!config.snapshot_key.empty()) {
+    MDU_ASSIGN_OR_RETURN(
+        auto key, LoadOnlineKey(config.snapshot_key, config.snapshot_passphrase, "snapshot"));
+    MDU_RETURN_IF_ERROR(CheckKeyTrustedFor(view, key.public_key(), "snapshot"));
+    keys.snapshot.emplace(std::move(key));
+  }
+  return keys;
+}
+
+// The configuration of the newest earlier server_start record (null if none), scanning the
+// audit log backwards a page at a time.
+Result<json::Value> PreviousStartConfig(const Store& store) {
+  MDU_ASSIGN_OR_RETURN(auto last, store.LastAudit());
+  if (!last) return json::Value(nullptr);
+  constexpr uint64_t kPage = 256;
+  for (uint64_t end = last->seq; end > 0;) {
+    uint64_t after = end > kPage ? end - kPage : 0;
+    MDU_ASSIGN_OR_RETURN(auto records, store.ListAudit(after, kPage));
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      if (it->seq > end) continue;
+      auto record = json::Parse(it->bytes);
+      if (!record) continue;
+      const json::Value* action = record->Find("action");
+      const json::Value* detail = record->Find("detail");
+      if (action == nullptr || !action->is_string() || action->as_string() != "server_start" ||
+          detail == nullptr) {
+        continue;
+      }
+      // Records before the config file existed hold the settings in the detail itself.
+      const json::Value* config = detail->Find("config");
+      return config != nullptr ? *config : *detail;
+    }
+    end = after;
+  }
+  return json::Value(nullptr);
+}
+
+// server_start with the configuration, then config_changed naming every setting that differs
+// from the previous start (the configuration only changes across restarts).
+Status RecordStart(AuditLog& audit, const Store& store, const ServerConfig& config,
+                   size_t operator_count) {
+  MDU_ASSIGN_OR_RETURN(json::Value previous, PreviousStartConfig(store));
+  json::Value current = ConfigRecord(config);
+  MDU_RETURN_IF_ERROR(
+      audit.Append("server", "server_start",
+                   json::Value::MakeObject(
+                       {{"config", current},
+                        {"operator_count", json::Value(static_cast<int64_t>(operator_count))}})));
+  if (previous.is_null()) return {};
+  json::Value changes = ConfigChanges(previous, current);
+  if (changes.as_object().empty()) return {};
+  std::string names;
+  for (const auto& [key, unused] : changes.as_object()) names += (names.empty() ? "" : ",") + key;
+  spdlog::warn("event=config_changed settings={}", names);
+  return audit.Append("server", "config_changed",
+                      json::Value::MakeObject({{"changes", std::move(changes)}}));
+}
+
+// Credentials of the device listener: plaintext, TLS, mutual TLS, or mutual TLS with a CRL
+// (gRPC's TLS credentials: the only ones that take CRLs).
+Result<std::shared_ptr<grpc::ServerCredentials>> DeviceCredentials(const ServerConfig& config,
+                                                                   const CrlDirectory* crl) {
+  if (config.insecure) return grpc::InsecureServerCredentials();
+  MDU_ASSIGN_OR_RETURN(auto cert, ReadText(config.tls_cert, kMaxKeyFileBytes, "TLS certificate"));
+  MDU_ASSIGN_OR_RETURN(auto key, ReadText(config.tls_key, kMaxKeyFileBytes, "TLS key"));
+  std::string ca;
+  if (!config.client_ca.empty()) {
+    MDU_ASSIGN_OR_RETURN(ca, ReadText(config.client_ca, kMaxKeyFileBytes, "client CA"));
+  }
+  if (crl != nullptr) {
+    auto provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+        ca, std::vector<grpc::experimental::IdentityKeyCertPair>{{key, cert}});
+    grpc::experimental::TlsServerCredentialsOptions tls(provider);
+    tls.watch_root_certs();
+    tls.watch_identity_key_cert_pairs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.set_crl_directory(crl->path().string());
+    return grpc::experimental::TlsServerCredentials(tls);
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  if (!ca.empty()) {
+    // Handshakes without a client certificate chaining to the device CA fail.
+    ssl.pem_root_certs = ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+// Credentials of the separate operator listener: server-authenticated TLS only (operators
+// prove who they are with bearer tokens), or plaintext on loopback with --insecure.
+Result<std::shared_ptr<grpc::ServerCredentials>> OperatorListenerCredentials(
+    const ServerConfig& config) {
+  if (config.insecure) return grpc::InsecureServerCredentials();
+  const std::string& cert_path =
+      config.operator_tls_cert.empty() ? config.tls_cert : config.operator_tls_cert;
+  const std::string& key_path =
+      config.operator_tls_key.empty() ? config.tls_key : config.operator_tls_key;
+  MDU_ASSIGN_OR_RETURN(auto cert, ReadText(cert_path, kMaxKeyFileBytes, "operator TLS cert"));
+  MDU_ASSIGN_OR_RETURN(auto key, ReadText(key_path, kMaxKeyFileBytes, "operator TLS key"));
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+// One gRPC server: its listener, services and limits.
+struct Listener {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+Listener StartListener(const std::string& address,
+                       const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                       const std::vector<grpc::Service*>& services, int max_receive_bytes,
+                       int max_send_bytes, int64_t max_connection_idle) {
+  Listener listener;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, credentials, &listener.port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
+  builder.SetMaxSendMessageSize(max_send_bytes);
+  if (max_connection_idle > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(std::min<int64_t>(
+                                   max_connection_idle * 1000, std::numeric_limits<int>::max())));
+  }
+  listener.server = builder.BuildAndStart();
+  if (listener.server) listener.server->GetHealthCheckService()->SetServingStatus(true);
+  return listener;
+}
+
+// Test-only: MDU_TEST_PUBLISH_FAULT=<point>:<marker file> makes every publish reaching <point>
+// ("verified": before the commit's write, "committed": after it, before the view swap) write
+// the marker file and stop there forever, so a test can kill -9 the server inside the commit
+// window. Logged loudly; never set it in production.
+void InstallTestFaultHook(Repository& repository) {
+  const char* spec = std::getenv("MDU_TEST_PUBLISH_FAULT");
+  if (spec == nullptr || *spec == '\0') return;
+  std::string text(spec);
+  size_t colon = text.find(':');
+  if (colon == std::string::npos) return;
+  std::string point = text.substr(0, colon);
+  std::string marker = text.substr(colon + 1);
+  spdlog::warn(
+      "event=test_fault_hook_installed point={} detail=\"TEST ONLY: publishes stop at "
+      "{} forever\"",
+      point, point);
+  repository.set_fault_hook([point, marker](std::string_view reached) {
+    if (reached != point) return;
+    (void)io::WriteFileAtomically(marker, point + "\n");
+    for (;;) pause();
+  });
+}
+
+int Serve(const ServerConfig& config, const sigset_t& signals) {
   SystemClock clock;
-  auto root = ReadText(options.trusted_root, kMaxRootFileBytes, "trusted root");
-  if (!root) {
-    spdlog::critical("event=startup_failed error=\"{}\"", root.error().ToString());
-    return 1;
-  }
-  auto store = OpenRocksDbStore(options.data_dir);
-  if (!store) {
-    spdlog::critical("event=startup_failed error=\"{}\"", store.error().ToString());
-    return 1;
-  }
+  auto root = ReadText(config.trusted_root, kMaxRootFileBytes, "trusted root");
+  if (!root) return StartupFailed(root.error());
+  auto store = OpenRocksDbStore(config.data_dir);
+  if (!store) return StartupFailed(store.error());
   auto repository = Repository::Open(std::move(*store), std::move(*root), clock);
-  if (!repository) {
-    spdlog::critical("event=startup_failed error=\"{}\"", repository.error().ToString());
-    return 1;
-  }
+  if (!repository) return StartupFailed(repository.error());
   auto audit = AuditLog::Open((*repository)->store(), clock);
-  if (!audit) {
-    spdlog::critical("event=startup_failed error=\"audit log: {}\"", audit.error().ToString());
-    return 1;
-  }
+  if (!audit) return StartupFailed(audit.error().WithContext("audit log"));
   (*repository)->set_audit_log(audit->get());
+  InstallTestFaultHook(**repository);
   auto view = (*repository)->view();
   spdlog::info("event=repository_opened initialized={} root_version={} timestamp_version={}",
                view->initialized(), view->CurrentVersion("root"),
                view->CurrentVersion("timestamp"));
 
   std::optional<StaticMirror> mirror;
-  if (!options.static_mirror_dir.empty()) {
-    mirror.emplace(options.static_mirror_dir, (*repository)->store());
+  if (!config.static_mirror_dir.empty()) {
+    mirror.emplace(config.static_mirror_dir, (*repository)->store());
     if (auto done = mirror->Materialize(*view); !done) {
-      spdlog::critical("event=startup_failed error=\"static mirror: {}\"", done.error().ToString());
-      return 1;
+      return StartupFailed(done.error().WithContext("static mirror"));
     }
     (*repository)->set_commit_listener([&mirror](const RepositoryView& next) {
       if (auto done = mirror->Materialize(next); !done) {
@@ -174,76 +326,47 @@ int Serve(const Options& options, const sigset_t& signals) {
     });
   }
 
-  std::optional<crypto::PrivateKey> timestamp_key;
+  auto keys = LoadOnlineKeys(config, *view);
+  if (!keys) return StartupFailed(keys.error());
   std::optional<ResignLoop> resign_loop;
-  if (!options.timestamp_key_insecure_file.empty()) {
-    auto scheme = crypto::SchemeFromName(options.timestamp_key_scheme);
-    auto der = ReadText(options.timestamp_key_insecure_file, kMaxKeyFileBytes, "timestamp key");
-    if (!scheme || !der) {
-      spdlog::critical("event=startup_failed error=\"{}\"",
-                       (!scheme ? scheme.error() : der.error()).ToString());
-      return 1;
-    }
-    auto key = crypto::PrivateKey::FromPkcs8Der(
-        *scheme, std::span(reinterpret_cast<const uint8_t*>(der->data()), der->size()));
-    std::fill(der->begin(), der->end(), '\0');
-    if (!key) {
-      spdlog::critical("event=startup_failed error=\"{}\"", key.error().ToString());
-      return 1;
-    }
-    timestamp_key.emplace(std::move(*key));
-    auto resigner = TimestampResigner::Create(
-        **repository, *timestamp_key,
-        ResignPolicy{options.timestamp_validity, options.timestamp_margin});
-    if (!resigner) {
-      spdlog::critical("event=startup_failed error=\"{}\"", resigner.error().ToString());
-      return 1;
-    }
-    spdlog::warn("event=insecure_key_file detail=\"timestamp key read unencrypted from {}\"",
-                 options.timestamp_key_insecure_file);
-    resign_loop.emplace(*resigner, std::chrono::seconds(options.resign_interval));
-    spdlog::info("event=timestamp_resigner_started keyid={}", timestamp_key->public_key().KeyId());
+  if (keys->timestamp) {
+    ResignPolicy policy{config.timestamp_validity, config.timestamp_margin,
+                        config.snapshot_validity};
+    auto resigner = TimestampResigner::Create(**repository, *keys->timestamp, policy,
+                                              keys->snapshot ? &*keys->snapshot : nullptr);
+    if (!resigner) return StartupFailed(resigner.error());
+    resign_loop.emplace(*resigner, std::chrono::seconds(config.resign_interval));
+    spdlog::info("event=timestamp_resigner_started keyid={} snapshot_keyid={}",
+                 keys->timestamp->public_key().KeyId(),
+                 keys->snapshot ? keys->snapshot->public_key().KeyId() : std::string("none"));
   }
 
-  std::shared_ptr<grpc::ServerCredentials> credentials;
-  if (options.insecure) {
-    credentials = grpc::InsecureServerCredentials();
-  } else {
-    auto cert = ReadText(options.tls_cert, kMaxKeyFileBytes, "TLS certificate");
-    auto key = ReadText(options.tls_key, kMaxKeyFileBytes, "TLS key");
-    if (!cert || !key) {
-      spdlog::critical("event=startup_failed error=\"{}\"",
-                       (!cert ? cert.error() : key.error()).ToString());
-      return 1;
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    if (!options.client_ca.empty()) {
-      auto ca = ReadText(options.client_ca, kMaxKeyFileBytes, "client CA");
-      if (!ca) {
-        spdlog::critical("event=startup_failed error=\"{}\"", ca.error().ToString());
-        return 1;
-      }
-      // Handshakes without a client certificate chaining to the device CA fail.
-      ssl.pem_root_certs = *ca;
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-    }
-    credentials = grpc::SslServerCredentials(ssl);
+  std::unique_ptr<CrlDirectory> crl;
+  if (!config.crl.empty()) {
+    auto crl_pem = ReadText(config.crl, kMaxCrlFileBytes, "CRL");
+    auto ca_pem = ReadText(config.client_ca, kMaxKeyFileBytes, "client CA");
+    if (!crl_pem || !ca_pem) return StartupFailed(!crl_pem ? crl_pem.error() : ca_pem.error());
+    auto made = CrlDirectory::Create(*crl_pem, *ca_pem, clock.Now());
+    if (!made) return StartupFailed(made.error().WithContext(config.crl));
+    crl = std::move(*made);
+    spdlog::info("event=crl_loaded file={} crls={} revoked_certificates={}", config.crl,
+                 crl->crl_count(), crl->revoked_count());
+  }
+  auto device_credentials = DeviceCredentials(config, crl.get());
+  if (!device_credentials) return StartupFailed(device_credentials.error());
+  std::shared_ptr<grpc::ServerCredentials> operator_credentials;
+  if (!config.operator_listen.empty()) {
+    auto made = OperatorListenerCredentials(config);
+    if (!made) return StartupFailed(made.error());
+    operator_credentials = *made;
   }
 
   std::optional<OperatorCredentials> operators;
-  if (!options.operator_credentials.empty()) {
-    auto text = ReadText(options.operator_credentials, kMaxKeyFileBytes, "operator credentials");
-    if (!text) {
-      spdlog::critical("event=startup_failed error=\"{}\"", text.error().ToString());
-      return 1;
-    }
+  if (!config.operator_credentials.empty()) {
+    auto text = ReadText(config.operator_credentials, kMaxKeyFileBytes, "operator credentials");
+    if (!text) return StartupFailed(text.error());
     auto parsed = OperatorCredentials::Parse(*text);
-    if (!parsed) {
-      spdlog::critical("event=startup_failed error=\"{}\"",
-                       parsed.error().WithContext(options.operator_credentials).ToString());
-      return 1;
-    }
+    if (!parsed) return StartupFailed(parsed.error().WithContext(config.operator_credentials));
     operators.emplace(std::move(*parsed));
     spdlog::info("event=operator_credentials_loaded count={}", operators->size());
   } else {
@@ -251,70 +374,103 @@ int Serve(const Options& options, const sigset_t& signals) {
         "event=operator_auth_disabled detail=\"!!! NO OPERATOR AUTHENTICATION: without "
         "--operator-credentials anyone who can reach {} may publish. Development use on "
         "loopback only. !!!\"",
-        options.listen);
+        config.operator_listen.empty() ? config.listen : config.operator_listen);
   }
 
-  auto started = (*audit)->Append(
-      "server", "server_start",
-      json::Value::MakeObject({
-          {"listen", json::Value(options.listen)},
-          {"insecure", json::Value(options.insecure)},
-          {"mutual_tls", json::Value(!options.client_ca.empty())},
-          {"client_ca", json::Value(options.client_ca)},
-          {"operator_credentials", json::Value(options.operator_credentials)},
-          {"operator_count", json::Value(static_cast<int64_t>(operators ? operators->size() : 0))},
-          {"static_mirror_dir", json::Value(options.static_mirror_dir)},
-          {"timestamp_resigning", json::Value(!options.timestamp_key_insecure_file.empty())},
-          {"trusted_root", json::Value(options.trusted_root)},
-      }));
-  if (!started) {
-    spdlog::critical("event=startup_failed error=\"audit log: {}\"", started.error().ToString());
-    return 1;
+  if (auto started =
+          RecordStart(**audit, (*repository)->store(), config, operators ? operators->size() : 0);
+      !started) {
+    return StartupFailed(started.error().WithContext("audit log"));
   }
   spdlog::info("event=audit_log_opened head_hash={}", (*audit)->head_hash());
 
-  std::unique_ptr<grpc::Service> device =
-      NewDeviceService(**repository, clock, !options.client_ca.empty());
-  std::unique_ptr<grpc::Service> operator_service =
-      NewOperatorService(**repository, operators ? &*operators : nullptr, audit->get());
+  const bool mutual_tls = !config.client_ca.empty();
+  RateLimiter limiter(RateLimit{config.device_rate, config.device_burst});
+  DeviceGuards device_guards;
+  device_guards.certificate_identity = mutual_tls;
+  device_guards.audit = audit->get();
+  device_guards.rate_limiter = mutual_tls ? &limiter : nullptr;
+  OperatorGuards operator_guards;
+  operator_guards.upload.max_publish_bytes = static_cast<uint64_t>(config.max_publish_bytes);
+  operator_guards.upload.max_target_bytes = static_cast<uint64_t>(config.max_target_bytes);
+  operator_guards.publish_timeout = std::chrono::seconds(config.publish_timeout);
+  std::unique_ptr<grpc::Service> device = NewDeviceService(**repository, clock, device_guards);
+  std::unique_ptr<grpc::Service> operator_service = NewOperatorService(
+      **repository, operators ? &*operators : nullptr, audit->get(), operator_guards);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options.listen, credentials, &port);
-  builder.RegisterService(device.get());
-  builder.RegisterService(operator_service.get());
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    spdlog::critical("event=startup_failed error=\"cannot listen on {}\"", options.listen);
+
+  const int device_bytes = static_cast<int>(config.device_max_message_bytes);
+  const int operator_bytes = static_cast<int>(config.operator_max_message_bytes);
+  Listener device_listener;
+  Listener operator_listener;
+  if (config.operator_listen.empty()) {
+    // One listener for both services: the larger limit applies to both.
+    int bytes = std::max(device_bytes, operator_bytes);
+    device_listener =
+        StartListener(config.listen, *device_credentials, {device.get(), operator_service.get()},
+                      bytes, bytes, config.max_connection_idle);
+  } else {
+    // Device responses carry metadata files (up to 16 MiB) and 1 MiB target chunks.
+    device_listener =
+        StartListener(config.listen, *device_credentials, {device.get()}, device_bytes,
+                      std::max(operator_bytes, 17 << 20), config.max_connection_idle);
+    operator_listener =
+        StartListener(config.operator_listen, operator_credentials, {operator_service.get()},
+                      operator_bytes, operator_bytes, config.max_connection_idle);
+  }
+  auto stop_all = [&] {
+    for (Listener* l : {&device_listener, &operator_listener}) {
+      if (l->server) l->server->Shutdown();
+    }
+  };
+  if (!device_listener.server || device_listener.port == 0) {
+    stop_all();
+    spdlog::critical("event=startup_failed error=\"cannot listen on {}\"", config.listen);
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
-  std::printf("repo-server listening on port %d\n", port);
+  if (!config.operator_listen.empty() &&
+      (!operator_listener.server || operator_listener.port == 0)) {
+    stop_all();
+    spdlog::critical("event=startup_failed error=\"cannot listen on {}\"", config.operator_listen);
+    return 1;
+  }
+  std::printf("repo-server listening on port %d\n", device_listener.port);
+  if (operator_listener.server) {
+    std::printf("repo-server operator listener on port %d\n", operator_listener.port);
+  }
   std::fflush(stdout);
-  if (!options.port_file.empty()) {
-    if (auto written = io::WriteFileAtomically(options.port_file, std::to_string(port) + "\n");
-        !written) {
-      spdlog::critical("event=startup_failed error=\"{}\"", written.error().ToString());
-      server->Shutdown();
-      return 1;
+  for (const auto& [file, port] : {std::pair{config.operator_port_file, operator_listener.port},
+                                   std::pair{config.port_file, device_listener.port}}) {
+    if (file.empty()) continue;
+    if (auto written = io::WriteFileAtomically(file, std::to_string(port) + "\n"); !written) {
+      stop_all();
+      return StartupFailed(written.error());
     }
   }
-  spdlog::info("event=listening address={} port={} tls={} mutual_tls={} operator_auth={}",
-               options.listen, port, !options.insecure, !options.client_ca.empty(),
-               operators.has_value());
+  spdlog::info(
+      "event=listening address={} port={} tls={} mutual_tls={} crl={} operator_auth={} "
+      "operator_address={} operator_port={} device_rate={} max_publish_bytes={}",
+      config.listen, device_listener.port, !config.insecure, mutual_tls, crl != nullptr,
+      operators.has_value(), config.operator_listen.empty() ? "shared" : config.operator_listen,
+      operator_listener.port, mutual_tls ? config.device_rate : 0.0, config.max_publish_bytes);
 
-  std::thread signal_waiter([&server, &signals, &options] {
+  std::thread signal_waiter([&] {
     int signal = 0;
     sigwait(&signals, &signal);
     spdlog::info("event=shutdown_requested signal={}", signal);
-    server->GetHealthCheckService()->SetServingStatus(false);
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(options.shutdown_grace));
+    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_grace);
+    for (Listener* l : {&device_listener, &operator_listener}) {
+      if (l->server) l->server->GetHealthCheckService()->SetServingStatus(false);
+    }
+    std::thread operator_stop([&] {
+      if (operator_listener.server) operator_listener.server->Shutdown(deadline);
+    });
+    device_listener.server->Shutdown(deadline);
+    operator_stop.join();
   });
-  server->Wait();
+  device_listener.server->Wait();
+  if (operator_listener.server) operator_listener.server->Wait();
   signal_waiter.join();
   resign_loop.reset();
   spdlog::info("event=stopped");
@@ -378,112 +534,41 @@ int RunAuditCommand(int argc, char** argv) {
 
 int RunRepoServer(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
-  Options options;
+  ServerConfig config;
   CLI::App app{
       "repo-server: the TUF repository server. Serves signed metadata and targets to devices\n"
       "(DeviceService), accepts signed releases and answers the back office (OperatorService),\n"
-      "re-signs timestamp.json with the online timestamp key, and collects device reports.\n"
-      "Also serves grpc.health.v1.Health and server reflection.\n"
-      "Every operator action is appended to a hash-chained audit log; check it with\n"
-      "`repo-server audit verify --data-dir DIR` (see `repo-server audit --help`)."};
-  app.add_option("--listen", options.listen,
-                 "address:port to listen on; port 0 picks a free port (printed on startup)")
-      ->capture_default_str();
-  app.add_option("--data-dir", options.data_dir, "RocksDB directory (created if missing)")
-      ->required();
-  app.add_option("--trusted-root", options.trusted_root,
-                 "root metadata trusted by configuration: the trust anchor of the first publish "
-                 "and the start of the stored root chain (never trusted from the network)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_flag("--insecure", options.insecure,
-               "serve plaintext gRPC; refused unless --listen is a loopback address");
-  app.add_option("--tls-cert", options.tls_cert, "PEM server certificate (chain)");
-  app.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert");
-  app.add_option("--client-ca", options.client_ca,
-                 "PEM device CA: require mutual TLS; every client must present a certificate "
-                 "issued by it, and device calls naming a device id must match the "
-                 "certificate's URI SAN urn:mdu:device:<id> (PERMISSION_DENIED otherwise)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--operator-credentials", options.operator_credentials,
-                 "JSON list of {name, role: publisher|viewer, token_sha256}; operator calls "
-                 "carry 'authorization: Bearer <token>'. Required with TLS; without it (only "
-                 "with --insecure on loopback) operator calls are NOT authenticated")
-      ->check(CLI::ExistingFile);
-  app.add_option("--port-file", options.port_file,
-                 "write the bound port to this file once listening (for tests and scripts)");
-  app.add_option("--static-mirror-dir", options.static_mirror_dir,
-                 "after every publish, materialize the TUF static tree here (DIR/current is a "
-                 "symlink swapped atomically) for nginx or a CDN");
-  app.add_option("--timestamp-key-insecure-file", options.timestamp_key_insecure_file,
-                 "UNENCRYPTED PKCS#8 DER timestamp key enabling scheduled re-signing of "
-                 "timestamp.json (temporary until encrypted key files are supported)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--timestamp-key-scheme", options.timestamp_key_scheme,
-                 "scheme of the timestamp key: ed25519, ecdsa-sha2-nistp256, rsassa-pss-sha256")
-      ->capture_default_str();
-  app.add_option("--timestamp-validity", options.timestamp_validity,
-                 "seconds a re-signed timestamp stays valid")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--timestamp-margin", options.timestamp_margin,
-                 "re-sign when the current timestamp expires within this many seconds")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--resign-interval", options.resign_interval,
-                 "seconds between checks of the timestamp's expiry")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--shutdown-grace", options.shutdown_grace,
-                 "on SIGTERM/SIGINT, seconds in-flight calls get to finish before they are "
-                 "cancelled")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
+      "re-signs timestamp.json (and optionally snapshot.json) with online keys read from\n"
+      "encrypted key files, and collects device reports. Also serves grpc.health.v1.Health\n"
+      "and server reflection on every listener.\n"
+      "Devices use the --listen listener (mutual TLS with --client-ca, revocation with\n"
+      "--crl, a per-device rate limit); operators use --operator-listen if given (TLS +\n"
+      "bearer tokens), else the same listener. Settings may also come from --config FILE\n"
+      "(flags override it). Every operator action, refused device-id claim and start\n"
+      "configuration (with the settings changed since the previous start) is appended to a\n"
+      "hash-chained audit log; check it with `repo-server audit verify --data-dir DIR`\n"
+      "(see `repo-server audit --help`)."};
+  AddServerOptions(app, config);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 1;
   }
+  if (CLI::Option* file = app.get_option("--config"); file->count() > 0) {
+    config.config_file = file->as<std::string>();
+  }
 
   auto logger = spdlog::stderr_logger_mt("repo-server");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
-  logger->set_level(spdlog::level::from_str(options.log_level));
+  logger->set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_default_logger(logger);
 
-  bool has_tls = !options.tls_cert.empty() || !options.tls_key.empty();
-  if (options.insecure && has_tls) {
-    spdlog::critical(
-        "event=usage_error error=\"--insecure and --tls-cert/--tls-key exclude "
-        "each other\"");
-    return 1;
-  }
-  if (options.insecure && !IsLoopback(HostOf(options.listen))) {
-    spdlog::critical(
-        "event=usage_error error=\"--insecure is only allowed on a loopback "
-        "address, not {}\"",
-        options.listen);
-    return 1;
-  }
-  if (!options.insecure && (options.tls_cert.empty() || options.tls_key.empty())) {
-    spdlog::critical(
-        "event=usage_error error=\"TLS needs --tls-cert and --tls-key (or "
-        "--insecure on loopback)\"");
-    return 1;
-  }
-  if (!options.client_ca.empty() && options.insecure) {
-    spdlog::critical("event=usage_error error=\"--client-ca needs TLS, not --insecure\"");
-    return 1;
-  }
-  if (!options.insecure && options.operator_credentials.empty()) {
-    spdlog::critical(
-        "event=usage_error error=\"with TLS, operator calls need --operator-credentials\"");
+  if (auto valid = ValidateConfig(config); !valid) {
+    spdlog::critical("event=usage_error error=\"{}\"", valid.error().message());
     return 1;
   }
   sigset_t signals = BlockShutdownSignals();
-  return Serve(options, signals);
+  return Serve(config, signals);
 }
 
 }  // namespace mdu::server

@@ -1,8 +1,9 @@
 // The repo-server program as a library function, so tests can run it in-process and main()
-// stays one line. Parses the command line (see --help), opens the store, verifies it against
-// the configured trusted root, serves DeviceService, OperatorService, gRPC health and
-// reflection, re-signs timestamp.json on schedule when given the timestamp key, and shuts down
-// gracefully on SIGTERM or SIGINT.
+// stays one line. Parses the command line and --config file (repo-server/config.h), opens the
+// store, verifies it against the configured trusted root, serves DeviceService and
+// OperatorService (on one listener, or two with --operator-listen), gRPC health and
+// reflection, re-signs timestamp.json (and snapshot.json) on schedule with online keys from
+// encrypted key files, and shuts down gracefully on SIGTERM or SIGINT.
 //
 // Returns the process exit code: 0 after a clean shutdown (or --help), 1 on a usage or startup
 // error (printed to stderr / the log with the reason).

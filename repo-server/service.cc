@@ -3,14 +3,17 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
+#include <cstdio>
 #include <string>
 #include <utility>
 
 #include "core/json/value.h"
 #include "core/metadata/metadata.h"
 #include "mdu/v1/repository.grpc.pb.h"
+#include "proto/report_signing.h"
 #include "repo-server/audit_log.h"
 #include "repo-server/auth.h"
+#include "repo-server/device_evidence.h"
 #include "repo-server/publish_verifier.h"
 
 namespace mdu::server {
@@ -43,6 +46,42 @@ Result<std::string> CertificateDeviceId(const grpc::CallbackServerContext& conte
     }
   }
   return DeviceIdFromUris(uris);
+}
+
+// The PEM of the verified client certificate ("" without mutual TLS).
+std::string PeerCertificatePem(const grpc::CallbackServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return {};
+  for (const grpc::string_ref& value : auth->FindPropertyValues("x509_pem_cert")) {
+    return std::string(value.data(), value.size());
+  }
+  return {};
+}
+
+bool IsHexDigestOrEmpty(std::string_view text) {
+  return text.empty() ||
+         (text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos);
+}
+
+grpc::Status CheckInventory(const v1::InventoryReport& inventory) {
+  constexpr int kMaxInstalled = 64;
+  if (!IsValidIdentifier(inventory.report_id()) || !IsValidIdentifier(inventory.device_id())) {
+    return InvalidArgument("report_id and device_id must be 1..128 of [A-Za-z0-9._:-]");
+  }
+  if (inventory.installed_size() > kMaxInstalled) {
+    return InvalidArgument("an inventory lists at most 64 installed targets");
+  }
+  for (const v1::InstalledTarget& target : inventory.installed()) {
+    if (target.name().empty() || target.name().size() > kMaxTextBytes ||
+        target.version().size() > kMaxTextBytes) {
+      return InvalidArgument("installed target name must be 1..1024 bytes, version <= 1024");
+    }
+    if (!IsHexDigestOrEmpty(target.sha256()) || !IsHexDigestOrEmpty(target.sbom_sha256())) {
+      return InvalidArgument("installed target " + target.name().substr(0, 200) +
+                             ": sha256 and sbom_sha256 must be 64 lowercase hex digits or empty");
+    }
+  }
+  return grpc::Status::OK;
 }
 
 // Publish rejections: content the repository needs but nobody sent is a failed precondition of
@@ -115,24 +154,32 @@ using DeviceBase = v1::DeviceService::WithRawCallbackMethod_GetMetadata<
     v1::DeviceService::WithCallbackMethod_GetTarget<
         v1::DeviceService::WithCallbackMethod_ReportInstallation<
             v1::DeviceService::WithCallbackMethod_ReportSecurityEvent<
-                v1::DeviceService::Service>>>>;
+                v1::DeviceService::WithCallbackMethod_GetReportNonce<
+                    v1::DeviceService::WithCallbackMethod_ReportInventory<
+                        v1::DeviceService::Service>>>>>>;
 
 class DeviceServiceImpl final : public DeviceBase {
  public:
-  DeviceServiceImpl(Repository& repository, const Clock& clock, bool certificate_identity)
-      : repository_(repository), clock_(clock), certificate_identity_(certificate_identity) {}
+  DeviceServiceImpl(Repository& repository, const Clock& clock, const DeviceGuards& guards)
+      : repository_(repository),
+        clock_(clock),
+        certificate_identity_(guards.certificate_identity),
+        audit_(guards.audit),
+        limiter_(guards.rate_limiter),
+        intake_(repository.store(), clock, guards.certificate_identity) {}
 
   grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ServeMetadata(*request, *response));
+    grpc::Status admitted = Admit(*context);
+    reactor->Finish(admitted.ok() ? ServeMetadata(*request, *response) : admitted);
     return reactor;
   }
 
   grpc::ServerWriteReactor<v1::TargetChunk>* GetTarget(
       grpc::CallbackServerContext* context, const v1::GetTargetRequest* request) override {
-    (void)context;
+    if (grpc::Status admitted = Admit(*context); !admitted.ok()) return Refuse(admitted);
     std::string sha256;
     if (request->has_path()) {
       if (auto valid = metadata::ValidateTargetPath(request->path()); !valid) {
@@ -166,7 +213,8 @@ class DeviceServiceImpl final : public DeviceBase {
                                                const v1::InstallationReport* request,
                                                v1::ReportAck* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    grpc::Status status = CheckReport(*request);
+    grpc::Status status = Admit(*context);
+    if (status.ok()) status = CheckReport(*request);
     if (status.ok()) status = CheckIdentity(*context, request->device_id());
     if (status.ok()) {
       ReportRecord record;
@@ -175,9 +223,9 @@ class DeviceServiceImpl final : public DeviceBase {
       record.device_id = request->device_id();
       record.release = request->to_version();
       record.success = request->success();
-      record.received_time = clock_.Now();
       record.payload = request->SerializeAsString();
-      status = Persist(record, *response);
+      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
+                       evidence::SigningPayload(*request), *response);
     }
     reactor->Finish(status);
     return reactor;
@@ -188,7 +236,10 @@ class DeviceServiceImpl final : public DeviceBase {
                                                 v1::ReportAck* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     grpc::Status status;
-    if (!IsValidIdentifier(request->event_id()) || !IsValidIdentifier(request->device_id())) {
+    if (status = Admit(*context); !status.ok()) {
+      // over the device's rate
+    } else if (!IsValidIdentifier(request->event_id()) ||
+               !IsValidIdentifier(request->device_id())) {
       status = InvalidArgument("event_id and device_id must be 1..128 of [A-Za-z0-9._:-]");
     } else if (request->detail().size() > kMaxExcerptBytes ||
                request->kind().size() > kMaxTextBytes ||
@@ -202,9 +253,51 @@ class DeviceServiceImpl final : public DeviceBase {
       record.id = request->event_id();
       record.device_id = request->device_id();
       record.success = false;
-      record.received_time = clock_.Now();
       record.payload = request->SerializeAsString();
-      status = Persist(record, *response);
+      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
+                       evidence::SigningPayload(*request), *response);
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetReportNonce(grpc::CallbackServerContext* context,
+                                           const v1::GetReportNonceRequest* request,
+                                           v1::ReportNonce* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = Admit(*context);
+    if (status.ok() && !IsValidIdentifier(request->device_id())) {
+      status = InvalidArgument("device_id must be 1..128 of [A-Za-z0-9._:-]");
+    }
+    if (status.ok()) status = CheckIdentity(*context, request->device_id());
+    if (status.ok()) {
+      auto issued = intake_.IssueNonce(request->device_id());
+      if (issued) {
+        response->set_nonce(issued->nonce);
+        response->set_expires(issued->expires);
+      } else {
+        status = ToGrpcStatus(issued.error());
+      }
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ReportInventory(grpc::CallbackServerContext* context,
+                                            const v1::InventoryReport* request,
+                                            v1::ReportAck* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = Admit(*context);
+    if (status.ok()) status = CheckInventory(*request);
+    if (status.ok()) status = CheckIdentity(*context, request->device_id());
+    if (status.ok()) {
+      ReportRecord record;
+      record.kind = ReportKind::kInventory;
+      record.id = request->report_id();
+      record.device_id = request->device_id();
+      record.payload = request->SerializeAsString();
+      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
+                       evidence::SigningPayload(*request), *response);
     }
     reactor->Finish(status);
     return reactor;
@@ -270,14 +363,49 @@ class DeviceServiceImpl final : public DeviceBase {
     auto id = CertificateDeviceId(context);
     if (!id) return PermissionDenied(id.error().message());
     if (*id != claimed) {
+      RecordRefusedClaim(context, *id, claimed);
       return PermissionDenied("the client certificate identifies device " + *id +
                               ", the request claims device " + claimed);
     }
     return grpc::Status::OK;
   }
 
-  grpc::Status Persist(const ReportRecord& record, v1::ReportAck& ack) {
-    auto stored = repository_.store().PutReport(record);
+  // A device naming another device's id is an attack (or a misprovisioned device): audited.
+  // The rate limit (Admit) runs first, so one device cannot grow the log faster than its rate.
+  void RecordRefusedClaim(const grpc::CallbackServerContext& context,
+                          const std::string& certificate_id, const std::string& claimed) const {
+    if (audit_ == nullptr) return;
+    (void)audit_->Append("device:" + certificate_id, "device_claim_refused",
+                         json::Value::MakeObject({{"certificate_device_id", certificate_id},
+                                                  {"claimed_device_id", claimed},
+                                                  {"peer", json::Value(context.peer())}}));
+  }
+
+  // Before any work: the client's deadline not already passed, and the device's token bucket
+  // (keyed by its certificate's device id; a certificate without one shares one bucket).
+  grpc::Status Admit(const grpc::CallbackServerContext& context) const {
+    if (context.deadline() <= std::chrono::system_clock::now()) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline already passed");
+    }
+    if (limiter_ == nullptr || !limiter_->enabled() || !certificate_identity_) {
+      return grpc::Status::OK;
+    }
+    auto id = CertificateDeviceId(context);
+    const std::string key = id ? *id : std::string("(certificate without device id)");
+    if (limiter_->Allow(key)) return grpc::Status::OK;
+    char rate[96];
+    std::snprintf(rate, sizeof rate, "%g calls/s (burst %g)", limiter_->limit().rate_per_second,
+                  limiter_->limit().burst);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "device " + key + " exceeded its rate of " + rate + "; retry later");
+  }
+
+  // Evidence checks (repo-server/device_evidence.h), then the idempotent write.
+  grpc::Status Persist(const grpc::CallbackServerContext& context, ReportRecord record,
+                       const std::string& nonce, const std::string& signature,
+                       const std::string& signed_payload, v1::ReportAck& ack) {
+    auto stored = intake_.Accept(std::move(record), nonce, signature, signed_payload,
+                                 PeerCertificatePem(context));
     if (!stored) return ToGrpcStatus(stored.error());
     ack.set_newly_stored(*stored);
     return grpc::Status::OK;
@@ -295,6 +423,9 @@ class DeviceServiceImpl final : public DeviceBase {
   Repository& repository_;
   const Clock& clock_;
   const bool certificate_identity_;
+  AuditLog* const audit_;
+  RateLimiter* const limiter_;
+  ReportIntake intake_;
 };
 
 // ---- OperatorService ----
@@ -302,12 +433,14 @@ class DeviceServiceImpl final : public DeviceBase {
 class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
  public:
   PublishReader(Repository& repository, v1::PublishResponse* response, std::string actor,
-                AuditLog* audit)
+                AuditLog* audit, const OperatorGuards& guards)
       : repository_(repository),
         response_(response),
         session_(repository.NewPublish()),
         actor_(std::move(actor)),
-        audit_(audit) {
+        audit_(audit),
+        budget_(guards.upload),
+        deadline_(std::chrono::steady_clock::now() + guards.publish_timeout) {
     StartRead(&request_);
   }
 
@@ -319,6 +452,10 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
     }
     if (!seen_header_ && !request_.has_header()) {
       Finish(InvalidArgument("a publish starts with a PublishHeader"));
+      return;
+    }
+    if (grpc::Status limited = CheckLimits(); !limited.ok()) {
+      Finish(std::move(limited));
       return;
     }
     Status status;
@@ -371,6 +508,26 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
     grpc::ServerReadReactor<v1::PublishRequest>::Finish(std::move(status));
   }
 
+  // The stream's time budget (--publish-timeout) and upload caps (repo-server/upload_limits.h),
+  // charged before the bytes reach the session's staging area.
+  grpc::Status CheckLimits() {
+    if (std::chrono::steady_clock::now() > deadline_) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "publish took longer than the server's publish timeout");
+    }
+    Status charged;
+    if (request_.has_metadata()) {
+      charged =
+          budget_.ChargeMetadata(request_.metadata().name(), request_.metadata().content().size());
+    } else if (request_.has_target()) {
+      charged = budget_.ChargeTarget(request_.target().sha256(), request_.target().data().size());
+    }
+    if (!charged) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, charged.error().ToString());
+    }
+    return grpc::Status::OK;
+  }
+
   void Commit() {
     committing_ = true;
     auto outcome = repository_.Publish(*session_, actor_);
@@ -393,6 +550,8 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
   std::unique_ptr<PublishSession> session_;
   const std::string actor_;
   AuditLog* audit_;
+  UploadBudget budget_;
+  const std::chrono::steady_clock::time_point deadline_;
   v1::PublishRequest request_;
   bool seen_header_ = false;
   bool committing_ = false;
@@ -404,14 +563,62 @@ void FillReports(const std::vector<ReportRecord>& records,
     v1::StoredReport* stored = out.Add();
     stored->mutable_report()->ParseFromString(record.payload);
     stored->set_received_time(record.received_time);
+    stored->set_evidence(record.verified ? v1::EVIDENCE_VERIFIED : v1::EVIDENCE_UNVERIFIED);
+    stored->set_certificate_sha256(record.certificate_sha256);
+    stored->set_device_certificate(record.certificate_pem);
   }
+}
+
+void FillSecurityEvents(const std::vector<ReportRecord>& records,
+                        google::protobuf::RepeatedPtrField<v1::StoredSecurityEvent>& out) {
+  for (const ReportRecord& record : records) {
+    v1::StoredSecurityEvent* stored = out.Add();
+    stored->mutable_event()->ParseFromString(record.payload);
+    stored->set_received_time(record.received_time);
+    stored->set_evidence(record.verified ? v1::EVIDENCE_VERIFIED : v1::EVIDENCE_UNVERIFIED);
+    stored->set_certificate_sha256(record.certificate_sha256);
+    stored->set_device_certificate(record.certificate_pem);
+  }
+}
+
+void FillDeviceSummary(const DeviceRecord& device, v1::DeviceSummary& summary) {
+  summary.set_device_id(device.device_id);
+  summary.set_installed_version(device.installed_version);
+  summary.set_last_report_id(device.last_report_id);
+  summary.set_last_report_time(device.last_report_time);
+  summary.set_last_success(device.last_success);
+  v1::InstallationReport last;
+  if (last.ParseFromString(device.last_payload)) summary.set_last_phase(last.phase());
+  v1::InventoryReport inventory;
+  if (!device.inventory_payload.empty() && inventory.ParseFromString(device.inventory_payload)) {
+    *summary.mutable_installed() = inventory.installed();
+  }
+  summary.set_inventory_time(device.inventory_time);
+  summary.set_certificate_sha256(device.certificate_sha256);
+}
+
+// "Which devices run X": a target of the device's current inventory matching every non-empty
+// field of the request.
+bool InventoryMatches(const DeviceRecord& device, const v1::FindDevicesRequest& query) {
+  if (device.inventory_payload.empty()) return false;
+  v1::InventoryReport inventory;
+  if (!inventory.ParseFromString(device.inventory_payload)) return false;
+  for (const v1::InstalledTarget& target : inventory.installed()) {
+    if ((query.target().empty() || target.name() == query.target()) &&
+        (query.version().empty() || target.version() == query.version()) &&
+        (query.sbom_sha256().empty() || target.sbom_sha256() == query.sbom_sha256()) &&
+        (query.sha256().empty() || target.sha256() == query.sha256())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
  public:
   OperatorServiceImpl(Repository& repository, const OperatorCredentials* credentials,
-                      AuditLog* audit)
-      : repository_(repository), credentials_(credentials), audit_(audit) {}
+                      AuditLog* audit, OperatorGuards guards)
+      : repository_(repository), credentials_(credentials), audit_(audit), guards_(guards) {}
 
   grpc::ServerReadReactor<v1::PublishRequest>* Publish(grpc::CallbackServerContext* context,
                                                        v1::PublishResponse* response) override {
@@ -425,7 +632,7 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
       };
       return new Refusal(std::move(status));
     }
-    return new PublishReader(repository_, response, caller.name, audit_);
+    return new PublishReader(repository_, response, caller.name, audit_, guards_);
   }
 
   grpc::ServerUnaryReactor* GetRepositoryStatus(grpc::CallbackServerContext* context,
@@ -456,15 +663,32 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     }
     auto devices = repository_.store().ListDevices();
     if (!devices) return Done(context, ToGrpcStatus(devices.error()));
+    for (const DeviceRecord& device : *devices) FillDeviceSummary(device, *response->add_devices());
+    return Done(context, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* FindDevices(grpc::CallbackServerContext* context,
+                                        const v1::FindDevicesRequest* request,
+                                        v1::ListDevicesResponse* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "FindDevices", false, caller); !s.ok()) {
+      return Done(context, s);
+    }
+    if (request->target().empty() && request->version().empty() && request->sbom_sha256().empty() &&
+        request->sha256().empty()) {
+      return Done(context, InvalidArgument("FindDevices needs target, version, sbom_sha256 or "
+                                           "sha256"));
+    }
+    if (request->target().size() > kMaxTextBytes || request->version().size() > kMaxTextBytes ||
+        !IsHexDigestOrEmpty(request->sbom_sha256()) || !IsHexDigestOrEmpty(request->sha256())) {
+      return Done(context, InvalidArgument("target/version over 1 KiB, or a sha256 that is not "
+                                           "64 lowercase hex digits"));
+    }
+    // A scan of the device summaries: one record per device, fine for a fleet of thousands.
+    auto devices = repository_.store().ListDevices();
+    if (!devices) return Done(context, ToGrpcStatus(devices.error()));
     for (const DeviceRecord& device : *devices) {
-      v1::DeviceSummary* summary = response->add_devices();
-      summary->set_device_id(device.device_id);
-      summary->set_installed_version(device.installed_version);
-      summary->set_last_report_id(device.last_report_id);
-      summary->set_last_report_time(device.last_report_time);
-      summary->set_last_success(device.last_success);
-      v1::InstallationReport last;
-      if (last.ParseFromString(device.last_payload)) summary->set_last_phase(last.phase());
+      if (InventoryMatches(device, *request)) FillDeviceSummary(device, *response->add_devices());
     }
     return Done(context, grpc::Status::OK);
   }
@@ -484,6 +708,10 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     auto reports = repository_.store().ListReports(filter);
     if (!reports) return Done(context, ToGrpcStatus(reports.error()));
     FillReports(*reports, *response->mutable_reports());
+    filter.kind = ReportKind::kSecurityEvent;
+    auto events = repository_.store().ListReports(filter);
+    if (!events) return Done(context, ToGrpcStatus(events.error()));
+    FillSecurityEvents(*events, *response->mutable_security_events());
     return Done(context, grpc::Status::OK);
   }
 
@@ -585,6 +813,7 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   Repository& repository_;
   const OperatorCredentials* credentials_;
   AuditLog* audit_;
+  const OperatorGuards guards_;
 };
 
 }  // namespace
@@ -616,13 +845,26 @@ grpc::Status ToGrpcStatus(const Error& error) {
 
 std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
                                                 bool certificate_identity) {
-  return std::make_unique<DeviceServiceImpl>(repository, clock, certificate_identity);
+  DeviceGuards guards;
+  guards.certificate_identity = certificate_identity;
+  return std::make_unique<DeviceServiceImpl>(repository, clock, guards);
+}
+
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
+                                                const DeviceGuards& guards) {
+  return std::make_unique<DeviceServiceImpl>(repository, clock, guards);
 }
 
 std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
                                                   const OperatorCredentials* credentials,
                                                   AuditLog* audit) {
-  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit);
+  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit, OperatorGuards{});
+}
+
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
+                                                  const OperatorCredentials* credentials,
+                                                  AuditLog* audit, const OperatorGuards& guards) {
+  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit, guards);
 }
 
 }  // namespace mdu::server

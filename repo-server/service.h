@@ -17,13 +17,16 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/service_type.h>
 
+#include <chrono>
 #include <memory>
 
 #include "core/common/error.h"
 #include "repo-server/audit_log.h"
 #include "repo-server/auth.h"
 #include "repo-server/clock.h"
+#include "repo-server/rate_limiter.h"
 #include "repo-server/repository.h"
+#include "repo-server/upload_limits.h"
 
 namespace mdu::server {
 
@@ -37,6 +40,17 @@ grpc::Status ToGrpcStatus(const Error& error);
 // PERMISSION_DENIED.
 std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
                                                 bool certificate_identity = false);
+// Operational guards of the device service (all borrowed, may be null; they must outlive it).
+struct DeviceGuards {
+  bool certificate_identity = false;  // as above
+  AuditLog* audit = nullptr;          // records refused device-id claims (device_claim_refused)
+  // Per-device token buckets keyed by the certificate's device id (so only with
+  // certificate_identity): a call over the rate gets RESOURCE_EXHAUSTED.
+  RateLimiter* rate_limiter = nullptr;
+};
+std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
+                                                const DeviceGuards& guards);
+
 // `credentials` (borrowed, may be null = no operator authentication, the --insecure loopback
 // development mode): every call needs a known bearer token (else UNAUTHENTICATED); Publish needs
 // the publisher role (else PERMISSION_DENIED). `audit` (borrowed, may be null): each credential
@@ -44,6 +58,15 @@ std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Cl
 std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
                                                   const OperatorCredentials* credentials = nullptr,
                                                   AuditLog* audit = nullptr);
+// Limits of publish streams: upload caps (RESOURCE_EXHAUSTED when crossed) and the time from a
+// stream's start to its commit (DEADLINE_EXCEEDED after).
+struct OperatorGuards {
+  UploadLimits upload;
+  std::chrono::seconds publish_timeout{3600};
+};
+std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
+                                                  const OperatorCredentials* credentials,
+                                                  AuditLog* audit, const OperatorGuards& guards);
 
 }  // namespace mdu::server
 

@@ -82,7 +82,7 @@ class BlobWriter {
   virtual Result<std::string> Finish() = 0;
 };
 
-enum class ReportKind { kInstallation, kSecurityEvent };
+enum class ReportKind { kInstallation, kSecurityEvent, kInventory };
 
 // A device report as stored. `payload` is the serialized report (the service's wire format:
 // the store does not interpret it); the other fields are what the store indexes on.
@@ -95,6 +95,11 @@ struct ReportRecord {
   int64_t received_time = 0;  // server clock, seconds since the Unix epoch
   uint64_t sequence = 0;      // assigned by the store: order of arrival (set on return of List*)
   std::string payload;
+  // Device evidence (repo-server/device_evidence.h): the signature (inside `payload`) was
+  // verified with this client certificate.
+  bool verified = false;
+  std::string certificate_sha256;
+  std::string certificate_pem;
 };
 
 // Per-device summary, updated by PutReport in the same write as the report.
@@ -104,8 +109,28 @@ struct DeviceRecord {
   std::string last_report_id;
   int64_t last_report_time = 0;
   bool last_success = true;
-  std::string last_payload;  // payload of the last installation report
+  std::string last_payload;       // payload of the last installation report
+  std::string inventory_payload;  // payload of the last inventory report ("" if none)
+  int64_t inventory_time = 0;
+  std::string certificate_sha256;  // of the last verified report of any kind
 };
+
+// How PutReport updates a device's summary with a newly stored installation or inventory report
+// (shared by the backends).
+inline void ApplyToDevice(const ReportRecord& report, DeviceRecord& device) {
+  device.device_id = report.device_id;
+  if (report.verified) device.certificate_sha256 = report.certificate_sha256;
+  if (report.kind == ReportKind::kInventory) {
+    device.inventory_payload = report.payload;
+    device.inventory_time = report.received_time;
+    return;
+  }
+  if (report.success) device.installed_version = report.release;
+  device.last_report_id = report.id;
+  device.last_report_time = report.received_time;
+  device.last_success = report.success;
+  device.last_payload = report.payload;
+}
 
 struct ReportFilter {
   ReportKind kind = ReportKind::kInstallation;
@@ -143,9 +168,12 @@ class Store {
   virtual Result<std::string> ReadBlobChunk(std::string_view blob_id, uint64_t index) const = 0;
 
   // Stores a report unless one of the same kind and id exists. Returns true if newly stored.
-  // For installation reports also updates the device's DeviceRecord in the same write.
+  // In the same write, updates the device's DeviceRecord (created by installation and inventory
+  // reports; security events leave it alone): installation reports set the last_* fields,
+  // inventory reports replace the inventory, and either sets certificate_sha256 when verified.
   virtual Result<bool> PutReport(const ReportRecord& report) = 0;
-  // Matching reports in order of arrival.
+  // Matching reports in order of arrival. Filters naming a device or a release use an index
+  // (RocksDbStore), the others scan every report.
   virtual Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const = 0;
   virtual Result<std::vector<DeviceRecord>> ListDevices() const = 0;
 

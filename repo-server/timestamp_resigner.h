@@ -5,6 +5,10 @@
 // passes the same verification as an uploaded one (signed by the key root authorizes for
 // timestamp, snapshot it names unchanged).
 //
+// With a snapshot key too, a snapshot.json expiring within `margin` is re-signed the same way
+// (version + 1, expiry now + `snapshot_validity_seconds`, same meta) and published together
+// with a timestamp naming it, in one publish.
+//
 // Ownership: borrows the repository and the signer; both must outlive the resigner.
 // Thread-safety: Tick may be called from any thread; concurrent Ticks are serialized by the
 // repository's publish lock (the loser fails with kBadVersion and the next tick retries).
@@ -22,13 +26,16 @@ namespace mdu::server {
 struct ResignPolicy {
   int64_t validity_seconds = 24 * 3600;  // expiry of a re-signed timestamp, from now
   int64_t margin_seconds = 6 * 3600;     // re-sign when fewer seconds than this are left
+  int64_t snapshot_validity_seconds = 7 * 24 * 3600;  // with a snapshot key
 };
 
 class TimestampResigner {
  public:
-  // kInvalidArgument unless 0 < margin < validity.
+  // kInvalidArgument unless 0 < margin < validity (both validities). `snapshot_key` may be
+  // null (timestamp only).
   static Result<TimestampResigner> Create(Repository& repository, const crypto::Signer& key,
-                                          ResignPolicy policy);
+                                          ResignPolicy policy,
+                                          const crypto::Signer* snapshot_key = nullptr);
 
   // Re-signs if due. Returns true if a new timestamp was published, false if not due or nothing
   // is published yet. Errors: those of Repository::Publish (e.g. kUnsignedMetadata when the
@@ -36,12 +43,14 @@ class TimestampResigner {
   Result<bool> Tick();
 
  private:
-  TimestampResigner(Repository& repository, const crypto::Signer& key, ResignPolicy policy)
-      : repository_(&repository), key_(&key), policy_(policy) {}
+  TimestampResigner(Repository& repository, const crypto::Signer& key, ResignPolicy policy,
+                    const crypto::Signer* snapshot_key)
+      : repository_(&repository), key_(&key), policy_(policy), snapshot_key_(snapshot_key) {}
 
   Repository* repository_;
   const crypto::Signer* key_;
   ResignPolicy policy_;
+  const crypto::Signer* snapshot_key_;
 };
 
 }  // namespace mdu::server

@@ -20,6 +20,7 @@
 #include "core/io/file.h"
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
+#include "proto/report_signing.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
 
@@ -135,8 +136,27 @@ class AuthTest : public ::testing::Test {
         "127.0.0.1:" + std::to_string(port_), grpc::SslCredentials(ssl), args));
   }
 
-  static grpc::Status Report(v1::DeviceService::Stub& stub, const std::string& report_id,
-                             const std::string& device_id, v1::ReportAck* ack = nullptr) {
+  // With mutual TLS reports are signed over a server nonce (device evidence): when the server
+  // hands `device_id` a nonce, sign with <device_id>.key; otherwise send unsigned (the identity
+  // check refuses before the signature matters).
+  template <class Message>
+  void SignIfPossible(v1::DeviceService::Stub& stub, Message& message) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::GetReportNonceRequest request;
+    request.set_device_id(message.device_id());
+    v1::ReportNonce nonce;
+    if (!stub.GetReportNonce(&context, request, &nonce).ok()) return;
+    auto key = evidence::DeviceKey::FromPem(Read(message.device_id() + ".key"));
+    ASSERT_TRUE(key);
+    message.set_nonce(nonce.nonce());
+    auto signature = key->Sign(evidence::SigningPayload(message));
+    ASSERT_TRUE(signature);
+    message.set_signature(*signature);
+  }
+
+  grpc::Status Report(v1::DeviceService::Stub& stub, const std::string& report_id,
+                      const std::string& device_id, v1::ReportAck* ack = nullptr) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     v1::InstallationReport report;
@@ -146,17 +166,19 @@ class AuthTest : public ::testing::Test {
     report.set_to_version("2.0");
     report.set_phase(v1::INSTALL_PHASE_COMPLETE);
     report.set_success(true);
+    SignIfPossible(stub, report);
     v1::ReportAck local;
     return stub.ReportInstallation(&context, report, ack ? ack : &local);
   }
 
-  static grpc::Status SecurityEvent(v1::DeviceService::Stub& stub, const std::string& device_id) {
+  grpc::Status SecurityEvent(v1::DeviceService::Stub& stub, const std::string& device_id) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     v1::SecurityEvent event;
     event.set_event_id("ev-" + device_id);
     event.set_device_id(device_id);
     event.set_kind("bad_version");
+    SignIfPossible(stub, event);
     v1::ReportAck ack;
     return stub.ReportSecurityEvent(&context, event, &ack);
   }

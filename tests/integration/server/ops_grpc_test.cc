@@ -1,0 +1,700 @@
+// Operations of the real repo-server binary: the encrypted timestamp key (and the refusal of a
+// wrong passphrase), the configuration file and its audit record, limits (per-device rate,
+// upload caps, message sizes), the separate operator listener, certificate revocation, audited
+// device-id claims, and kill -9 inside the commit window of a publish.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/crypto/hash.h"
+#include "core/io/file.h"
+#include "core/json/parser.h"
+#include "mdu/v1/repository.grpc.pb.h"
+#include "signer/keystore/keystore.h"
+#include "tests/integration/server/server_process.h"
+#include "tests/integration/server/server_test_util.h"
+
+namespace mdu::server {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::mdu::v1;
+using testing::Content;
+using testing::LatestUpload;
+using testing::MakeSim;
+using testing::Upload;
+using Server = testing::ServerProcess;
+
+metadata::UnixTime WallNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::chrono::system_clock::time_point In(int seconds) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+// Runs a shell command; its exit code and combined output.
+int RunShell(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  output->clear();
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output->append(buffer, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("repo_server_ops_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    sim_ = MakeSim(WallNow() + 30 * 86400);
+    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
+    std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
+                        crypto::Sha256Hex("alice-token") +
+                        "\"},{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
+                        crypto::Sha256Hex("bob-token") + "\"}]";
+    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", creds));
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Read(const std::string& name) const {
+    auto bytes = io::ReadFileBounded(dir_ / name, 1 << 20);
+    EXPECT_TRUE(bytes) << name;
+    return bytes ? *bytes : std::string();
+  }
+
+  // ---- certificates (openssl CLI) ----
+  bool Openssl(const std::string& args) const {
+    std::string command = "cd '" + dir_.string() + "' && openssl " + args + " >/dev/null 2>&1";
+    return std::system(command.c_str()) == 0;
+  }
+  bool MakeCa(const std::string& name) const {
+    return Openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
+                   name + ".key -out " + name + ".pem -days 2 -subj /CN=" + name +
+                   " -addext basicConstraints=critical,CA:TRUE -addext "
+                   "keyUsage=critical,keyCertSign,cRLSign");
+  }
+  bool MakeLeaf(const std::string& name, const std::string& ca, const std::string& extensions) {
+    if (!io::WriteFileAtomically(dir_ / (name + ".ext"), extensions)) return false;
+    return Openssl("req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
+                   ".key -out " + name + ".csr -subj /CN=" + name) &&
+           Openssl("x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
+                   ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile " + name + ".ext");
+  }
+  void MakeCertificates() {
+    ASSERT_TRUE(MakeCa("server-ca"));
+    ASSERT_TRUE(MakeCa("device-ca"));
+    ASSERT_TRUE(MakeLeaf("server", "server-ca",
+                         "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                         "extendedKeyUsage=serverAuth\n"));
+    for (const char* device : {"device-a", "device-b"}) {
+      ASSERT_TRUE(MakeLeaf(device, "device-ca",
+                           std::string("subjectAltName=URI:urn:mdu:device:") + device +
+                               "\nextendedKeyUsage=clientAuth\n"));
+    }
+  }
+  // A CRL of `ca` revoking the certificates `revoked` (openssl ca database in dir_/<ca>-db).
+  bool MakeCrl(const std::string& ca, const std::vector<std::string>& revoked,
+               const std::string& out) {
+    std::string db = ca + "-db";
+    fs::create_directories(dir_ / db);
+    if (!io::WriteFileAtomically(dir_ / db / "index.txt", "") ||
+        !io::WriteFileAtomically(dir_ / db / "crlnumber", "01\n") ||
+        !io::WriteFileAtomically(dir_ / db / "ca.cnf",
+                                 "[ca]\ndefault_ca = d\n[d]\ndatabase = " + db +
+                                     "/index.txt\ncrlnumber = " + db +
+                                     "/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n")) {
+      return false;
+    }
+    std::string common =
+        "ca -config " + db + "/ca.cnf -keyfile " + ca + ".key -cert " + ca + ".pem";
+    for (const std::string& leaf : revoked) {
+      if (!Openssl(common + " -revoke " + leaf + ".pem")) return false;
+    }
+    return Openssl(common + " -gencrl -out " + out);
+  }
+
+  // ---- the server ----
+  void Start(const std::vector<std::string>& flags) {
+    std::filesystem::remove(dir_ / "operator-port");
+    server_ = std::make_unique<Server>(dir_, flags);
+    port_ = server_->Port();
+    ASSERT_NE(port_, 0) << "repo-server did not start";
+    operator_port_ = 0;
+    for (int i = 0; i < 100 && fs::exists(dir_ / "operator-port") == false; ++i) {
+      if (std::find(flags.begin(), flags.end(), "--operator-port-file") == flags.end()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (auto text = io::ReadFileBounded(dir_ / "operator-port", 64); text && !text->empty()) {
+      operator_port_ = std::stoi(*text);
+    }
+  }
+  void StartInsecure(std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {"--listen", "127.0.0.1:0", "--insecure"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    Start(flags);
+  }
+  // Mutual TLS for devices, a separate TLS operator listener with bearer tokens.
+  void StartMutualTls(std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {"--listen",
+                                      "127.0.0.1:0",
+                                      "--tls-cert",
+                                      Path("server.pem"),
+                                      "--tls-key",
+                                      Path("server.key"),
+                                      "--client-ca",
+                                      Path("device-ca.pem"),
+                                      "--operator-credentials",
+                                      Path("operators.json"),
+                                      "--operator-listen",
+                                      "127.0.0.1:0",
+                                      "--operator-port-file",
+                                      Path("operator-port")};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    Start(flags);
+    ASSERT_NE(operator_port_, 0) << "no operator listener";
+  }
+
+  std::shared_ptr<grpc::Channel> Insecure(int port) {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                               grpc::InsecureChannelCredentials());
+  }
+  // TLS to `port`, presenting `client` (key + cert) or no certificate.
+  std::shared_ptr<grpc::Channel> Tls(int port, const std::string& client) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Read("server-ca.pem");
+    if (!client.empty()) {
+      ssl.pem_private_key = Read(client + ".key");
+      ssl.pem_cert_chain = Read(client + ".pem");
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl),
+                                     args);
+  }
+
+  static grpc::Status Publish(v1::OperatorService::Stub& stub, const std::string& token,
+                              const Upload& upload, int deadline_seconds = 60) {
+    grpc::ClientContext context;
+    context.set_deadline(In(deadline_seconds));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    v1::PublishResponse response;
+    auto stream = stub.Publish(&context, &response);
+    v1::PublishRequest request;
+    request.mutable_header()->set_description("ops test");
+    stream->Write(request);
+    for (const auto& [name, bytes] : upload.metadata) {
+      request.Clear();
+      request.mutable_metadata()->set_name(name);
+      request.mutable_metadata()->set_content(bytes);
+      if (!stream->Write(request)) break;
+    }
+    for (const auto& [sha, content] : upload.targets) {
+      for (size_t offset = 0; offset < content.size(); offset += 256 << 10) {
+        request.Clear();
+        request.mutable_target()->set_sha256(sha);
+        request.mutable_target()->set_offset(offset);
+        request.mutable_target()->set_data(content.substr(offset, 256 << 10));
+        if (!stream->Write(request)) break;
+      }
+    }
+    request.Clear();
+    request.mutable_commit();
+    stream->Write(request);
+    stream->WritesDone();
+    return stream->Finish();
+  }
+
+  static grpc::Status RepoStatus(v1::OperatorService::Stub& stub, const std::string& token,
+                                 v1::RepositoryStatus* status) {
+    grpc::ClientContext context;
+    context.set_deadline(In(20));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    return stub.GetRepositoryStatus(&context, v1::GetRepositoryStatusRequest(), status);
+  }
+
+  static grpc::Status GetMetadata(v1::DeviceService::Stub& stub, const std::string& role,
+                                  int64_t version, std::string* content = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(In(20));
+    v1::GetMetadataRequest request;
+    request.set_role(role);
+    request.set_version(version);
+    v1::GetMetadataResponse response;
+    grpc::Status status = stub.GetMetadata(&context, request, &response);
+    if (content != nullptr) *content = response.content();
+    return status;
+  }
+
+  static grpc::Status Report(v1::DeviceService::Stub& stub, const std::string& report_id,
+                             const std::string& device_id) {
+    grpc::ClientContext context;
+    context.set_deadline(In(20));
+    v1::InstallationReport report;
+    report.set_report_id(report_id);
+    report.set_device_id(device_id);
+    report.set_target("pump/firmware.bin");
+    report.set_to_version("2.0");
+    report.set_phase(v1::INSTALL_PHASE_COMPLETE);
+    report.set_success(true);
+    v1::ReportAck ack;
+    return stub.ReportInstallation(&context, report, &ack);
+  }
+
+  // Every audit record as parsed JSON, read over the operator API.
+  std::vector<json::Value> AuditRecords(v1::OperatorService::Stub& stub, const std::string& token) {
+    grpc::ClientContext context;
+    context.set_deadline(In(20));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    v1::ListAuditRecordsResponse response;
+    grpc::Status status = stub.ListAuditRecords(&context, v1::ListAuditRecordsRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<json::Value> records;
+    for (const auto& entry : response.records()) {
+      auto parsed = json::Parse(entry.record());
+      EXPECT_TRUE(parsed);
+      if (parsed) records.push_back(*parsed);
+    }
+    return records;
+  }
+  static std::vector<std::string> Actions(const std::vector<json::Value>& records) {
+    std::vector<std::string> actions;
+    for (const json::Value& r : records) actions.push_back(r.Find("action")->as_string());
+    return actions;
+  }
+
+  // The common server flags of ServerProcess, for runs through the shell.
+  std::string BaseCommand() const {
+    return std::string(MDU_REPO_SERVER_BINARY) + " --data-dir '" + Path("db") +
+           "' --trusted-root '" + Path("root.json") + "' --listen 127.0.0.1:0 --insecure";
+  }
+
+  // The simulator's timestamp key as an mdu-encrypted-key file under `passphrase`.
+  void WriteEncryptedTimestampKey(const std::string& name, const std::string& passphrase) {
+    auto text = signer::EncryptKeyFile(*sim_->signers["timestamp"][0],
+                                       signer::SecureBuffer::CopyOf(passphrase),
+                                       signer::sealing::InteractiveLimits());
+    ASSERT_TRUE(text) << text.error().ToString();
+    ASSERT_TRUE(io::WriteFileAtomically(dir_ / name, *text, 0600));
+  }
+
+  fs::path dir_;
+  std::unique_ptr<sim::RepositorySimulator> sim_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  int operator_port_ = 0;
+};
+
+// ---- 1. encrypted timestamp key ----
+
+TEST_F(OpsTest, ResignsWithTheEncryptedTimestampKey) {
+  WriteEncryptedTimestampKey("timestamp.key.json", "ts-passphrase-1");
+  StartInsecure();
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  const int64_t version = sim_->timestamp.common.version;
+  server_->Stop();
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "pass", "ts-passphrase-1\n", 0600));
+  // Published timestamp expires in 30 days; a 31-day margin makes it due at once.
+  StartInsecure({"--timestamp-key", Path("timestamp.key.json"), "--timestamp-passphrase-file",
+                 Path("pass"), "--timestamp-validity", "3456000", "--timestamp-margin", "2678400",
+                 "--resign-interval", "1"});
+  auto device = v1::DeviceService::NewStub(Insecure(port_));
+  int64_t seen = 0;
+  for (int i = 0; i < 100 && seen <= version; ++i) {
+    std::string content;
+    ASSERT_TRUE(GetMetadata(*device, "timestamp", 0, &content).ok());
+    auto parsed = metadata::ParseMetadata<metadata::Timestamp>(content);
+    ASSERT_TRUE(parsed);
+    seen = parsed->role.common.version;
+    if (seen <= version) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(seen, version + 1);
+}
+
+TEST_F(OpsTest, WrongPassphraseRefusesToStartAndIsNeverLogged) {
+  WriteEncryptedTimestampKey("timestamp.key.json", "right-passphrase");
+  std::string output;
+  int code = RunShell("MDU_TS_PASS=Wr0ngPassphraseXYZ " + BaseCommand() + " --timestamp-key '" +
+                          Path("timestamp.key.json") + "' --timestamp-passphrase-env MDU_TS_PASS",
+                      &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("wrong passphrase or corrupted key file"), std::string::npos) << output;
+  EXPECT_EQ(output.find("Wr0ngPassphraseXYZ"), std::string::npos) << output;
+  EXPECT_EQ(output.find("right-passphrase"), std::string::npos) << output;
+  // No passphrase source at all: a usage error, never a prompt.
+  code = RunShell(
+      BaseCommand() + " --timestamp-key '" + Path("timestamp.key.json") + "' </dev/null", &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("exactly one of"), std::string::npos) << output;
+}
+
+TEST_F(OpsTest, KeyRootDoesNotTrustForTimestampIsRefusedAtStart) {
+  StartInsecure();
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  server_->Stop();
+  auto other = sim::RepositorySimulator::NewKey();
+  auto text = signer::EncryptKeyFile(*other, signer::SecureBuffer::CopyOf("pw"),
+                                     signer::sealing::InteractiveLimits());
+  ASSERT_TRUE(text);
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "other.key.json", *text, 0600));
+  std::string output;
+  int code = RunShell("MDU_TS_PASS=pw " + BaseCommand() + " --timestamp-key '" +
+                          Path("other.key.json") + "' --timestamp-passphrase-env MDU_TS_PASS",
+                      &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("does not list key"), std::string::npos) << output;
+}
+
+// ---- 2. configuration file, --help, audit of configuration changes ----
+
+TEST_F(OpsTest, HelpDocumentsEverySetting) {
+  std::string output;
+  ASSERT_EQ(RunShell(std::string(MDU_REPO_SERVER_BINARY) + " --help", &output), 0);
+  for (const char* flag : {"--config",
+                           "--listen",
+                           "--operator-listen",
+                           "--operator-tls-cert",
+                           "--client-ca",
+                           "--crl",
+                           "--timestamp-key",
+                           "--timestamp-passphrase-env",
+                           "--timestamp-passphrase-fd",
+                           "--timestamp-passphrase-file",
+                           "--snapshot-key",
+                           "--timestamp-key-insecure-file",
+                           "--device-max-message-bytes",
+                           "--operator-max-message-bytes",
+                           "--max-publish-bytes",
+                           "--max-target-bytes",
+                           "--publish-timeout",
+                           "--device-rate",
+                           "--device-burst",
+                           "--max-connection-idle"}) {
+    EXPECT_NE(output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST_F(OpsTest, ConfigFileWithFlagOverridesAndChangesAreAudited) {
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
+                                      "listen = \"127.0.0.1:0\"\n"
+                                      "insecure = true\n"
+                                      "max-target-bytes = 5000\n"
+                                      "device-rate = 5\n"));
+  Start({"--config", Path("server.toml")});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  // The file's cap applies.
+  sim_->AddTarget("targets", "big.bin", Content(6000, 1));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  EXPECT_EQ(Publish(*operators, "", LatestUpload(*sim_)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  server_->Stop();
+  // Restart with the same file and one flag overriding it.
+  Start({"--config", Path("server.toml"), "--max-target-bytes", "10000"});
+  operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  auto records = AuditRecords(*operators, "");
+  auto actions = Actions(records);
+  ASSERT_GE(actions.size(), 4u);
+  EXPECT_EQ(actions[0], "server_start");
+  EXPECT_EQ(actions[1], "publish_rejected");
+  EXPECT_EQ(actions[2], "server_start");
+  EXPECT_EQ(actions[3], "config_changed");
+  const json::Value* changes = records[3].Find("detail")->Find("changes");
+  ASSERT_NE(changes, nullptr);
+  EXPECT_EQ(changes->as_object().size(), 1u);
+  ASSERT_NE(changes->Find("max_target_bytes"), nullptr);
+  EXPECT_EQ(changes->Find("max_target_bytes")->Find("old")->as_int(), 5000);
+  EXPECT_EQ(changes->Find("max_target_bytes")->Find("new")->as_int(), 10000);
+  EXPECT_EQ(records[0].Find("detail")->Find("config")->Find("device_rate_milli")->as_int(), 5000);
+  // An unchanged restart records no change.
+  server_->Stop();
+  Start({"--config", Path("server.toml"), "--max-target-bytes", "10000"});
+  operators = v1::OperatorService::NewStub(Insecure(port_));
+  actions = Actions(AuditRecords(*operators, ""));
+  EXPECT_EQ(actions.back(), "server_start");
+}
+
+TEST_F(OpsTest, UnknownConfigKeyRefusesToStart) {
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml", "insecure = true\nlisten-addr = 1\n"));
+  Server server(dir_, {"--config", Path("server.toml"), "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(server.Wait(), 1);
+}
+
+// ---- 3. limits ----
+
+TEST_F(OpsTest, OverSizeUploadIsRefusedAndChangesNothing) {
+  StartInsecure({"--max-publish-bytes", "200000"});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  sim_->AddTarget("targets", "big.bin", Content(300000, 2));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  grpc::Status status = Publish(*operators, "", LatestUpload(*sim_));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_NE(status.error_message().find("cap of 200000 bytes"), std::string::npos)
+      << status.error_message();
+  v1::RepositoryStatus repo;
+  ASSERT_TRUE(RepoStatus(*operators, "", &repo).ok());
+  EXPECT_FALSE(repo.initialized());
+  EXPECT_EQ(repo.target_count(), 0u);
+}
+
+TEST_F(OpsTest, MessageSizeLimitsPerListener) {
+  StartInsecure({"--operator-listen", "127.0.0.1:0", "--operator-port-file", Path("operator-port"),
+                 "--device-max-message-bytes", "4096", "--operator-max-message-bytes", "300000"});
+  ASSERT_NE(operator_port_, 0);
+  auto device = v1::DeviceService::NewStub(Insecure(port_));
+  EXPECT_EQ(GetMetadata(*device, std::string(8000, 'r'), 1).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GetMetadata(*device, "root", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A 512 KiB chunk is over the operator listener's limit; 256 KiB chunks pass.
+  auto operators = v1::OperatorService::NewStub(Insecure(operator_port_));
+  grpc::ClientContext context;
+  context.set_deadline(In(20));
+  v1::PublishResponse response;
+  auto stream = operators->Publish(&context, &response);
+  v1::PublishRequest request;
+  request.mutable_header()->set_description("big chunk");
+  stream->Write(request);
+  request.Clear();
+  request.mutable_target()->set_sha256(std::string(64, 'a'));
+  request.mutable_target()->set_data(std::string(512 << 10, 'x'));
+  stream->Write(request);
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  sim_->AddTarget("targets", "fw.bin", Content(600000, 3));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  grpc::Status status = Publish(*operators, "", LatestUpload(*sim_));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(OpsTest, PublishTimeoutEndsASlowPublish) {
+  StartInsecure({"--publish-timeout", "1"});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  grpc::ClientContext context;
+  context.set_deadline(In(20));
+  v1::PublishResponse response;
+  auto stream = operators->Publish(&context, &response);
+  v1::PublishRequest request;
+  request.mutable_header()->set_description("slow");
+  stream->Write(request);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (const auto& [name, bytes] : LatestUpload(*sim_).metadata) {
+    request.Clear();
+    request.mutable_metadata()->set_name(name);
+    request.mutable_metadata()->set_content(bytes);
+    if (!stream->Write(request)) break;
+  }
+  stream->WritesDone();
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+}
+
+// ---- 4-8 with certificates ----
+
+TEST_F(OpsTest, OperatorsUseTheirOwnListenerWithTokensAndNoClientCertificate) {
+  MakeCertificates();
+  StartMutualTls();
+  auto operators = v1::OperatorService::NewStub(Tls(operator_port_, ""));
+  v1::RepositoryStatus repo;
+  grpc::Status status = RepoStatus(*operators, "bob-token", &repo);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(RepoStatus(*operators, "", &repo).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A viewer publishing is refused; the publisher publishes.
+  EXPECT_EQ(Publish(*operators, "bob-token", LatestUpload(*sim_)).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  status = Publish(*operators, "alice-token", LatestUpload(*sim_));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // Each listener serves only its own service.
+  auto device_a = v1::DeviceService::NewStub(Tls(port_, "device-a"));
+  EXPECT_TRUE(GetMetadata(*device_a, "root", 1).ok());
+  auto operator_on_device_port = v1::OperatorService::NewStub(Tls(port_, "device-a"));
+  EXPECT_EQ(RepoStatus(*operator_on_device_port, "alice-token", &repo).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  auto device_on_operator_port = v1::DeviceService::NewStub(Tls(operator_port_, ""));
+  EXPECT_EQ(GetMetadata(*device_on_operator_port, "root", 1).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // The device listener still requires a device certificate.
+  auto anonymous = v1::DeviceService::NewStub(Tls(port_, ""));
+  EXPECT_EQ(GetMetadata(*anonymous, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(OpsTest, RevokedDeviceCertificateIsRefused) {
+  MakeCertificates();
+  ASSERT_TRUE(MakeCrl("device-ca", {"device-b"}, "devices.crl"));
+  StartMutualTls({"--crl", Path("devices.crl")});
+  // device-a gets through the handshake (nothing is published yet: NOT_FOUND).
+  auto device_a = v1::DeviceService::NewStub(Tls(port_, "device-a"));
+  grpc::Status status = GetMetadata(*device_a, "root", 1);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  auto device_b = v1::DeviceService::NewStub(Tls(port_, "device-b"));
+  status = Report(*device_b, "r-b", "device-b");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(GetMetadata(*device_b, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The CRL path uses other gRPC credentials: they still refuse foreign and missing certificates.
+  ASSERT_TRUE(MakeCa("rogue-ca"));
+  ASSERT_TRUE(
+      MakeLeaf("rogue", "rogue-ca",
+               "subjectAltName=URI:urn:mdu:device:device-a\nextendedKeyUsage=clientAuth\n"));
+  auto rogue = v1::DeviceService::NewStub(Tls(port_, "rogue"));
+  EXPECT_EQ(GetMetadata(*rogue, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto anonymous = v1::DeviceService::NewStub(Tls(port_, ""));
+  EXPECT_EQ(GetMetadata(*anonymous, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(OpsTest, CrlNotSignedByTheDeviceCaRefusesToStart) {
+  MakeCertificates();
+  ASSERT_TRUE(MakeCa("rogue-ca"));
+  ASSERT_TRUE(MakeCrl("rogue-ca", {}, "rogue.crl"));
+  Server server(dir_,
+                {"--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"), "--tls-key",
+                 Path("server.key"), "--client-ca", Path("device-ca.pem"), "--operator-credentials",
+                 Path("operators.json"), "--crl", Path("rogue.crl")});
+  EXPECT_EQ(server.Wait(), 1);
+}
+
+TEST_F(OpsTest, ClaimingAnotherDevicesIdIsDeniedAndAudited) {
+  MakeCertificates();
+  StartMutualTls();
+  auto device_a = v1::DeviceService::NewStub(Tls(port_, "device-a"));
+  grpc::Status status = Report(*device_a, "r-1", "device-b");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  auto operators = v1::OperatorService::NewStub(Tls(operator_port_, ""));
+  auto records = AuditRecords(*operators, "bob-token");
+  bool found = false;
+  for (const json::Value& record : records) {
+    if (record.Find("action")->as_string() != "device_claim_refused") continue;
+    found = true;
+    EXPECT_EQ(record.Find("actor")->as_string(), "device:device-a");
+    EXPECT_EQ(record.Find("detail")->Find("claimed_device_id")->as_string(), "device-b");
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(OpsTest, DeviceOverItsRateIsRefusedOthersAreServed) {
+  MakeCertificates();
+  StartMutualTls({"--device-rate", "0.5", "--device-burst", "3"});
+  auto device_a = v1::DeviceService::NewStub(Tls(port_, "device-a"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(GetMetadata(*device_a, "root", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  grpc::Status status = GetMetadata(*device_a, "root", 1);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_NE(status.error_message().find("device-a"), std::string::npos);
+  EXPECT_EQ(Report(*device_a, "r-1", "device-a").error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  auto device_b = v1::DeviceService::NewStub(Tls(port_, "device-b"));
+  EXPECT_EQ(GetMetadata(*device_b, "root", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// ---- kill -9 in the commit window ----
+
+class CommitWindowTest : public OpsTest {
+ protected:
+  // Starts the server so that publishes stop at `point` (MDU_TEST_PUBLISH_FAULT), publishes
+  // `upload` on a thread, waits until the server is at that point, kills it with SIGKILL and
+  // restarts it normally.
+  void KillAt(const std::string& point, const Upload& upload) {
+    const fs::path marker = dir_ / ("at-" + point);
+    setenv("MDU_TEST_PUBLISH_FAULT", (point + ":" + marker.string()).c_str(), 1);
+    StartInsecure();
+    unsetenv("MDU_TEST_PUBLISH_FAULT");
+    auto operators = v1::OperatorService::NewStub(Insecure(port_));
+    grpc::Status outcome;
+    std::thread publisher([&] { outcome = Publish(*operators, "", upload, 30); });
+    for (int i = 0; i < 400 && !fs::exists(marker); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    EXPECT_TRUE(fs::exists(marker)) << "the publish never reached " << point;
+    server_->Kill();
+    publisher.join();
+    EXPECT_FALSE(outcome.ok());  // the publisher never got an answer
+    StartInsecure();
+  }
+
+  int64_t TimestampVersion() {
+    auto operators = v1::OperatorService::NewStub(Insecure(port_));
+    v1::RepositoryStatus repo;
+    EXPECT_TRUE(RepoStatus(*operators, "", &repo).ok());
+    for (const auto& role : repo.roles()) {
+      if (role.role() == "timestamp") return role.version();
+    }
+    return 0;
+  }
+
+  void ExpectAuditChainOk() {
+    server_->Stop();
+    std::string output;
+    EXPECT_EQ(RunShell(std::string(MDU_REPO_SERVER_BINARY) + " audit verify --data-dir '" +
+                           Path("db") + "'",
+                       &output),
+              0)
+        << output;
+  }
+};
+
+TEST_F(CommitWindowTest, KilledAfterTheWriteBatchRestartsWithTheNewRepository) {
+  StartInsecure();
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  server_->Stop();
+  sim_->AddTarget("targets", "fw-2.bin", Content(3 << 20, 9));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  KillAt("committed", LatestUpload(*sim_));
+  EXPECT_EQ(TimestampVersion(), sim_->timestamp.common.version);  // new
+  auto device = v1::DeviceService::NewStub(Insecure(port_));
+  std::string targets;
+  ASSERT_TRUE(GetMetadata(*device, "targets", 0, &targets).ok());
+  EXPECT_EQ(targets, sim_->MetadataFile("2.targets.json"));
+  ExpectAuditChainOk();
+}
+
+TEST_F(CommitWindowTest, KilledBeforeTheWriteBatchRestartsWithTheOldRepository) {
+  StartInsecure();
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  const int64_t old_version = sim_->timestamp.common.version;
+  server_->Stop();
+  sim_->AddTarget("targets", "fw-2.bin", Content(3 << 20, 9));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  KillAt("verified", LatestUpload(*sim_));
+  EXPECT_EQ(TimestampVersion(), old_version);  // old
+  auto device = v1::DeviceService::NewStub(Insecure(port_));
+  std::string targets;
+  ASSERT_TRUE(GetMetadata(*device, "targets", 0, &targets).ok());
+  EXPECT_EQ(targets, sim_->MetadataFile("1.targets.json"));
+  // The interrupted publish can be repeated and then succeeds.
+  operators = v1::OperatorService::NewStub(Insecure(port_));
+  ASSERT_TRUE(Publish(*operators, "", LatestUpload(*sim_)).ok());
+  ExpectAuditChainOk();
+}
+
+}  // namespace
+}  // namespace mdu::server

@@ -1,0 +1,185 @@
+// Reports, device evidence and inventories in the Store (repo-server/store.h), over every
+// backend: the evidence fields survive, inventories update the device summary, and the listing
+// by device and by release (indexed in RocksDbStore) returns exactly the matching reports.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "repo-server/memory_store.h"
+#include "repo-server/rocksdb_store.h"
+#include "repo-server/store.h"
+
+namespace mdu::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ReportBackend {
+  std::string name;
+  std::function<std::unique_ptr<Store>(const fs::path& dir)> open;
+};
+
+void PrintTo(const ReportBackend& backend, std::ostream* out) { *out << backend.name; }
+
+class ReportStoreTest : public ::testing::TestWithParam<ReportBackend> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("report_store_" + GetParam().name + "_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store_ = GetParam().open(dir_ / "db");
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void ReopenIfPersistent() {
+    if (GetParam().name != "rocksdb") return;
+    store_.reset();
+    store_ = GetParam().open(dir_ / "db");
+    ASSERT_NE(store_, nullptr);
+  }
+
+  static ReportRecord Installation(const std::string& id, const std::string& device,
+                                   const std::string& release, bool success) {
+    ReportRecord r;
+    r.kind = ReportKind::kInstallation;
+    r.id = id;
+    r.device_id = device;
+    r.release = release;
+    r.success = success;
+    r.received_time = 1000;
+    r.payload = "payload of " + id;
+    return r;
+  }
+
+  void Put(const ReportRecord& record, bool expect_new = true) {
+    auto stored = store_->PutReport(record);
+    ASSERT_TRUE(stored) << stored.error().ToString();
+    EXPECT_EQ(*stored, expect_new) << record.id;
+  }
+
+  std::vector<std::string> Ids(const ReportFilter& filter) {
+    auto reports = store_->ListReports(filter);
+    EXPECT_TRUE(reports) << reports.error().ToString();
+    std::vector<std::string> ids;
+    if (reports) {
+      for (const ReportRecord& r : *reports) ids.push_back(r.id);
+    }
+    return ids;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(ReportStoreTest, EvidenceFieldsSurvive) {
+  ReportRecord report = Installation("r-1", "pump-1", "2.0", true);
+  report.verified = true;
+  report.certificate_sha256 = std::string(64, 'a');
+  report.certificate_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  Put(report);
+  ReopenIfPersistent();
+  auto reports = store_->ListReports(ReportFilter{});
+  ASSERT_TRUE(reports);
+  ASSERT_EQ(reports->size(), 1u);
+  EXPECT_TRUE((*reports)[0].verified);
+  EXPECT_EQ((*reports)[0].certificate_sha256, report.certificate_sha256);
+  EXPECT_EQ((*reports)[0].certificate_pem, report.certificate_pem);
+  auto devices = store_->ListDevices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0].certificate_sha256, report.certificate_sha256);
+}
+
+TEST_P(ReportStoreTest, InventoryReplacesTheDevicesInventoryAndKeepsItsLastInstallation) {
+  Put(Installation("r-1", "pump-1", "2.0", true));
+  ReportRecord inventory;
+  inventory.kind = ReportKind::kInventory;
+  inventory.id = "inv-1";
+  inventory.device_id = "pump-1";
+  inventory.received_time = 2000;
+  inventory.payload = "inventory one";
+  Put(inventory);
+  inventory.id = "inv-2";
+  inventory.payload = "inventory two";
+  inventory.received_time = 3000;
+  Put(inventory);
+  Put(inventory, /*expect_new=*/false);  // same id again: stored once, nothing changes
+  ReportRecord only_inventory = inventory;
+  only_inventory.id = "inv-3";
+  only_inventory.device_id = "pump-2";  // a device known only from its inventory
+  Put(only_inventory);
+  ReopenIfPersistent();
+  auto devices = store_->ListDevices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->size(), 2u);
+  const DeviceRecord& pump1 = (*devices)[0];
+  EXPECT_EQ(pump1.device_id, "pump-1");
+  EXPECT_EQ(pump1.inventory_payload, "inventory two");
+  EXPECT_EQ(pump1.inventory_time, 3000);
+  EXPECT_EQ(pump1.installed_version, "2.0");
+  EXPECT_EQ(pump1.last_report_id, "r-1");  // inventories are not installation outcomes
+  EXPECT_EQ((*devices)[1].device_id, "pump-2");
+  ReportFilter inventories;
+  inventories.kind = ReportKind::kInventory;
+  EXPECT_EQ(Ids(inventories), (std::vector<std::string>{"inv-1", "inv-2", "inv-3"}));
+}
+
+TEST_P(ReportStoreTest, ListsByDeviceAndByReleaseExactly) {
+  Put(Installation("r-1", "pump-1", "2.0", true));
+  Put(Installation("r-2", "pump-10", "2.0", false));      // device id with pump-1 as a prefix
+  Put(Installation("r-3", "pump-1", "2.0/beta", false));  // release with 2.0 as a prefix
+  Put(Installation("r-4", "pump-2", "2.0", false));
+  Put(Installation("r-5", "pump-1", "2.1", false));
+  ReportRecord event;
+  event.kind = ReportKind::kSecurityEvent;
+  event.id = "r-1";  // ids are per kind
+  event.device_id = "pump-1";
+  event.success = false;
+  event.payload = "event";
+  Put(event);
+  ReopenIfPersistent();
+
+  ReportFilter by_device;
+  by_device.device_id = "pump-1";
+  EXPECT_EQ(Ids(by_device), (std::vector<std::string>{"r-1", "r-3", "r-5"}));
+  by_device.kind = ReportKind::kSecurityEvent;
+  EXPECT_EQ(Ids(by_device), (std::vector<std::string>{"r-1"}));
+
+  ReportFilter failures;
+  failures.release = "2.0";
+  failures.success = false;
+  EXPECT_EQ(Ids(failures), (std::vector<std::string>{"r-2", "r-4"}));
+  failures.release = "2.0/beta";
+  EXPECT_EQ(Ids(failures), (std::vector<std::string>{"r-3"}));
+  ReportFilter everything;
+  EXPECT_EQ(Ids(everything).size(), 5u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, ReportStoreTest,
+    ::testing::Values(ReportBackend{"memory", [](const fs::path&) { return NewMemoryStore(); }},
+                      ReportBackend{"rocksdb",
+                                    [](const fs::path& dir) -> std::unique_ptr<Store> {
+                                      auto store = OpenRocksDbStore(dir);
+                                      if (!store) {
+                                        ADD_FAILURE() << store.error().ToString();
+                                        return nullptr;
+                                      }
+                                      return std::move(*store);
+                                    }}),
+    [](const ::testing::TestParamInfo<ReportBackend>& param_info) {
+      return param_info.param.name;
+    });
+
+}  // namespace
+}  // namespace mdu::server

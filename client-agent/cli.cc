@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -15,13 +16,17 @@
 #include <utility>
 #include <vector>
 
+#include "client-agent/commands/agent_services.h"
+#include "client-agent/commands/policy_commands.h"
 #include "client-agent/install/ab_dir_installer.h"
+#include "client-agent/report/update_reports.h"
 #include "client-agent/transport/scheme_fetcher.h"
 #include "client-agent/transport/url.h"
 #include "client-agent/tuf_client.h"
 #include "client-agent/update/device_state.h"
 #include "client-agent/update/health_check.h"
 #include "client-agent/update/online_update.h"
+#include "client-agent/update/progress_bar.h"
 #include "client-agent/update/transaction.h"
 #include "core/client/clock.h"
 #include "core/json/parser.h"
@@ -55,7 +60,38 @@ struct CliOptions {
   std::string hardware_id;
   std::string health_check;  // run with /bin/sh -c
   int64_t health_timeout_s = 60;
+  // Policies, events and the daemon (client-agent/commands).
+  std::string config_file;
+  std::string authorization_file;
+  bool verify_events = false;
+  std::string approve_target;
+  int64_t max_cycles = 0;
+  // Device reports (client-agent/report/).
+  report::ReportingFlags reporting;
+  // Downloads (client-agent/update/staging.h, transport/grpc_fetcher.h).
+  bool quiet = false;
+  int64_t download_attempts = 5;
+  int64_t retry_backoff_s = 2;
+  std::string tls_server_name;
 };
+
+// Retries and the progress bar of a download (the bar draws only on a terminal, not --quiet
+// nor --json).
+update::StageOptions StagingOf(const CliOptions& options, update::ProgressBar* bar) {
+  update::StageOptions staging;
+  staging.retry.max_attempts =
+      static_cast<int>(std::clamp<int64_t>(options.download_attempts, 1, 1000));
+  staging.retry.initial_backoff =
+      std::chrono::seconds(std::max<int64_t>(options.retry_backoff_s, 0));
+  if (bar != nullptr && bar->enabled()) {
+    staging.progress = [bar](const update::DownloadProgress& progress) { bar->Update(progress); };
+  }
+  return staging;
+}
+
+bool ShowProgress(const CliOptions& options) {
+  return !options.quiet && !options.json && update::ProgressBar::IsTerminal(stderr);
+}
 
 // Logs every request the updater makes (URLs without credentials, never bodies).
 class LoggingFetcher final : public client::Fetcher {
@@ -63,13 +99,20 @@ class LoggingFetcher final : public client::Fetcher {
   explicit LoggingFetcher(client::Fetcher& inner) : inner_(inner) {}
 
   Status Fetch(std::string_view url, uint64_t max_length, const client::ChunkSink& sink) override {
+    return FetchFrom(
+        url, 0, max_length, [](uint64_t) -> Status { return {}; }, sink);
+  }
+
+  Status FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                   const client::StartSink& on_start, const client::ChunkSink& sink) override {
     const std::string shown = RedactUrl(url);
-    spdlog::debug("GET {} (at most {} bytes)", shown, max_length);
+    spdlog::debug("GET {} from byte {} (at most {} bytes)", shown, offset, max_length);
     uint64_t received = 0;
-    Status status = inner_.Fetch(url, max_length, [&](std::string_view chunk) {
-      received += chunk.size();
-      return sink(chunk);
-    });
+    Status status = inner_.FetchFrom(url, offset, max_length, on_start,
+                                     [&](std::string_view chunk) {
+                                       received += chunk.size();
+                                       return sink(chunk);
+                                     });
     if (status) {
       spdlog::info("fetched {} ({} bytes)", shown, received);
     } else if (status.error().kind() == ErrorKind::kNotFound) {
@@ -144,8 +187,22 @@ Result<std::unique_ptr<client::Fetcher>> MakeFetcher(const CliOptions& options) 
   transport.low_speed_time = std::chrono::seconds(options.min_speed_time_s);
   if (!options.ca_file.empty()) transport.ca_file = options.ca_file;
   if (!options.proxy.empty()) transport.proxy = options.proxy;
+  // grpc(s):// to repo-server: same limits; mutual TLS with the device identity.
+  GrpcFetcherOptions grpc;
+  grpc.total_timeout = transport.total_timeout;
+  grpc.connect_timeout = transport.connect_timeout;
+  grpc.low_speed_limit = transport.low_speed_limit;
+  grpc.low_speed_time = transport.low_speed_time;
+  const std::string& grpc_ca =
+      options.ca_file.empty() ? options.reporting.ca_cert : options.ca_file;
+  if (!grpc_ca.empty()) grpc.ca_file = grpc_ca;
+  if (!options.reporting.device_cert.empty()) {
+    grpc.client_cert_file = options.reporting.device_cert;
+  }
+  if (!options.reporting.device_key.empty()) grpc.client_key_file = options.reporting.device_key;
+  if (!options.tls_server_name.empty()) grpc.tls_server_name = options.tls_server_name;
   MDU_ASSIGN_OR_RETURN(std::unique_ptr<SchemeFetcher> fetcher,
-                       MakeDefaultFetcher(std::move(transport)));
+                       MakeDefaultFetcher(std::move(transport), std::move(grpc)));
   return std::unique_ptr<client::Fetcher>(std::move(fetcher));
 }
 
@@ -278,11 +335,113 @@ int TransactionFailed(std::string_view command, const update::TransactionResult&
   return kExitFailure;
 }
 
-update::CommandHealthChecker MakeHealthChecker(const CliOptions& options) {
-  update::HealthCheckConfig config;
-  if (!options.health_check.empty()) config.argv = {"/bin/sh", "-c", options.health_check};
-  config.timeout = std::chrono::seconds(options.health_timeout_s);
-  return update::CommandHealthChecker(std::move(config));
+// Member by member: the struct keeps growing hooks with defaults.
+update::OnlineUpdateOptions UpdateOptionsOf(const CliOptions& options) {
+  update::OnlineUpdateOptions update_options;
+  update_options.metadata_dir = options.metadata_dir;
+  update_options.metadata_url = options.metadata_url;
+  update_options.target_base_url = options.target_base_url;
+  update_options.state_dir = options.state_dir;
+  update_options.install_root = options.install_root;
+  update_options.hardware_id = options.hardware_id;
+  update_options.target_names = options.target_names;
+  return update_options;
+}
+
+commands::ServicesOptions ServicesOptionsOf(const CliOptions& options) {
+  return commands::ServicesOptions{.config_file = options.config_file,
+                                   .state_dir = options.state_dir,
+                                   .install_root = options.install_root,
+                                   .health_check = options.health_check,
+                                   .health_timeout = std::chrono::seconds(options.health_timeout_s)};
+}
+
+// Runs one of the commands of client-agent/commands with the global options.
+int RunAgentCommand(const CliOptions& options, std::string_view command, bool needs_network,
+                    int (*run)(const commands::CommandContext&)) {
+  if (Status ok = Require(options.state_dir, "--state-dir", command); !ok) {
+    return Fail(options, command, ok.error());
+  }
+  std::unique_ptr<client::Fetcher> transport;
+  std::optional<LoggingFetcher> fetcher;
+  if (needs_network) {
+    Result<std::unique_ptr<client::Fetcher>> made = MakeFetcher(options);
+    if (!made) return Fail(options, command, made.error());
+    transport = std::move(*made);
+    fetcher.emplace(*transport);
+  }
+  const client::SystemClock clock;
+  commands::CommandContext context;
+  context.services = ServicesOptionsOf(options);
+  context.update = UpdateOptionsOf(options);
+  context.authorization_file = options.authorization_file;
+  context.json = options.json;
+  context.verify = options.verify_events;
+  context.target = options.approve_target;
+  context.max_cycles = options.max_cycles;
+  update::ProgressBar bar(stderr, ShowProgress(options));
+  context.update.staging = StagingOf(options, &bar);
+  context.fetcher = fetcher ? &*fetcher : nullptr;
+  context.clock = &clock;
+  return run(context);
+}
+
+void LogFlush(const Result<report::FlushResult>& flushed) {
+  if (!flushed) {
+    spdlog::error("reports not sent: {}", flushed.error().ToString());
+    return;
+  }
+  if (flushed->outage) {
+    spdlog::warn("report server unreachable; {} report(s) wait in the outbox: {}",
+                 flushed->remaining, flushed->outage->ToString());
+  }
+  if (flushed->rejected > 0) {
+    spdlog::error("{} report(s) refused by the server, kept in the outbox's rejected/",
+                  flushed->rejected);
+  }
+  spdlog::info("reports: {} sent, {} already stored", flushed->sent, flushed->duplicates);
+}
+
+// Every outcome goes to the outbox first; delivery is attempted at once and otherwise later.
+void ReportUpdate(const report::Reporting& reporting, const CliOptions& options,
+                  const std::string& from_version,
+                  const Result<update::OnlineUpdateResult>& result) {
+  Status queued =
+      result ? report::EnqueueUpdateReports(reporting, options.state_dir, from_version,
+                                            result->recovered, result->transaction, nullptr)
+             : report::EnqueueUpdateReports(reporting, options.state_dir, from_version,
+                                            std::nullopt, std::nullopt, &result.error());
+  if (!queued) spdlog::error("report not queued: {}", queued.error().ToString());
+  LogFlush(report::FlushReports(reporting));
+}
+
+int RunReportFlush(const CliOptions& options) {
+  constexpr std::string_view kCommand = "report flush";
+  auto reporting = report::LoadReporting(options.reporting, options.state_dir);
+  if (!reporting) return Fail(options, kCommand, reporting.error());
+  if (!*reporting || !(*reporting)->server) {
+    return Fail(options, kCommand,
+                Error(ErrorKind::kInvalidArgument,
+                      "needs --report-server and the device identity (--device-id or "
+                      "--device-cert)"));
+  }
+  Result<report::FlushResult> flushed = report::FlushReports(**reporting);
+  if (!flushed) return Fail(options, kCommand, flushed.error());
+  if (options.json) {
+    json::Value out = json::Value::MakeObject(
+        {{"command", kCommand},
+         {"ok", !flushed->outage},
+         {"sent", static_cast<int64_t>(flushed->sent)},
+         {"duplicates", static_cast<int64_t>(flushed->duplicates)},
+         {"rejected", static_cast<int64_t>(flushed->rejected)},
+         {"remaining", static_cast<int64_t>(flushed->remaining)}});
+    PrintJson(out);
+  } else {
+    std::printf("%d sent, %d already stored, %d rejected, %d waiting\n", flushed->sent,
+                flushed->duplicates, flushed->rejected, flushed->remaining);
+  }
+  if (flushed->outage) return Fail(options, kCommand, *flushed->outage);
+  return kExitSuccess;
 }
 
 int RunUpdate(const CliOptions& options) {
@@ -304,16 +463,23 @@ int RunUpdate(const CliOptions& options) {
   if (!transport) return Fail(options, kCommand, transport.error());
   LoggingFetcher fetcher(**transport);
   const client::SystemClock clock;
-  update::CommandHealthChecker health = MakeHealthChecker(options);
-  const update::OnlineUpdateOptions update_options{.metadata_dir = options.metadata_dir,
-                                                   .metadata_url = options.metadata_url,
-                                                   .target_base_url = options.target_base_url,
-                                                   .state_dir = options.state_dir,
-                                                   .install_root = options.install_root,
-                                                   .hardware_id = options.hardware_id,
-                                                   .target_names = options.target_names};
+  Result<std::unique_ptr<commands::AgentServices>> services =
+      commands::AgentServices::Open(ServicesOptionsOf(options), clock);
+  if (!services) return Fail(options, kCommand, services.error());
+  update::OnlineUpdateOptions update_options = UpdateOptionsOf(options);
+  (*services)->Configure(update_options);
+  update::ProgressBar bar(stderr, ShowProgress(options));
+  update_options.staging = StagingOf(options, &bar);
+  auto reporting = report::LoadReporting(options.reporting, options.state_dir);
+  if (!reporting) return Fail(options, kCommand, reporting.error());
+  const std::string from_version =
+      *reporting ? report::InstalledVersion(options.state_dir) : std::string();
   Result<update::OnlineUpdateResult> result =
-      update::UpdateOnce(update_options, fetcher, clock, health);
+      update::UpdateOnce(update_options, fetcher, clock, (*services)->health());
+  if (Status logged = (*services)->RecordUpdate(result); !logged) {
+    spdlog::warn("security event log: {}", logged.error().ToString());
+  }
+  if (*reporting) ReportUpdate(**reporting, options, from_version, result);
   if (!result) return Fail(options, kCommand, result.error());
 
   if (result->recovered) {
@@ -409,12 +575,18 @@ int RunRollback(const CliOptions& options) {
     if (Status ok = Require(*value, name, kCommand); !ok)
       return Fail(options, kCommand, ok.error());
   }
-  Result<update::StateStore> store = update::StateStore::Open(options.state_dir);
-  if (!store) return Fail(options, kCommand, store.error());
-  Result<install::AbDirInstaller> installer = install::AbDirInstaller::Open(options.install_root);
-  if (!installer) return Fail(options, kCommand, installer.error());
-  update::CommandHealthChecker health = MakeHealthChecker(options);
-  update::UpdateTransaction transaction(*store, *installer, health);
+  const client::SystemClock clock;
+  Result<std::unique_ptr<commands::AgentServices>> services =
+      commands::AgentServices::Open(ServicesOptionsOf(options), clock);
+  if (!services) return Fail(options, kCommand, services.error());
+  // Manual rollbacks need an authorized operator when operator keys are configured.
+  if (Status authorized =
+          (*services)->AuthorizeOperator("rollback", "", options.authorization_file);
+      !authorized) {
+    return Fail(options, kCommand, authorized.error());
+  }
+  std::unique_ptr<update::UpdateTransaction> owned = (*services)->MakeTransaction();
+  update::UpdateTransaction& transaction = *owned;
   Result<std::optional<update::TransactionResult>> recovered = transaction.Recover();
   if (!recovered) return Fail(options, kCommand, recovered.error());
   if (recovered->has_value()) {
@@ -422,6 +594,9 @@ int RunRollback(const CliOptions& options) {
   }
   Result<update::TransactionResult> result = transaction.RollbackToPrevious();
   if (!result) return Fail(options, kCommand, result.error());
+  if (Status logged = (*services)->RecordTransaction(*result, kCommand); !logged) {
+    spdlog::warn("security event log: {}", logged.error().ToString());
+  }
   const bool ok = result->outcome == update::Outcome::kCommitted;
   if (options.json) {
     PrintJson(json::Value::MakeObject(
@@ -488,6 +663,38 @@ int RunCli(int argc, char** argv) {
                  "back")
       ->capture_default_str();
 
+  app.add_flag("-q,--quiet", options.quiet, "no download progress bar on the terminal");
+  app.add_option("--download-attempts", options.download_attempts,
+                 "attempts without progress before a download gives up (it resumes next time)")
+      ->capture_default_str();
+  app.add_option("--retry-backoff", options.retry_backoff_s,
+                 "seconds before the first retry of a download, doubled each time (max 60)")
+      ->capture_default_str();
+  app.add_option("--tls-server-name", options.tls_server_name,
+                 "name expected in the grpcs:// repository's certificate (default: its host)");
+  app.add_option("--config", options.config_file,
+                 "agent config (JSON): maintenance windows, approval, busy hook, operator keys, "
+                 "installer, configuration backup, polling (default: none of them)");
+  app.add_option("--authorization", options.authorization_file,
+                 "operator authorization file for rollback/approve (when operator keys are "
+                 "configured)");
+
+  app.add_option("--report-server", options.reporting.server,
+                 "repo-server HOST:PORT that receives the device's reports (mutual TLS)");
+  app.add_option("--device-id", options.reporting.device_id,
+                 "this device's id (default: the --device-cert's urn:mdu:device:<id>)");
+  app.add_option("--device-cert", options.reporting.device_cert,
+                 "PEM device certificate (TLS client identity)");
+  app.add_option("--device-key", options.reporting.device_key,
+                 "PEM private key of --device-cert; signs every report");
+  app.add_option("--ca-cert", options.reporting.ca_cert, "PEM CA of the report server");
+  app.add_option("--report-server-name", options.reporting.server_name,
+                 "TLS name expected in the report server's certificate (default: its host)");
+  app.add_flag("--report-plaintext", options.reporting.plaintext,
+               "no TLS to the report server (only for repo-server --insecure on loopback)");
+  app.add_option("--outbox-dir", options.reporting.outbox_dir,
+                 "pending reports (default: <state-dir>/outbox)");
+
   CLI::App* init = app.add_subcommand("init", "trust ROOT_FILE as the first root (no network)");
   init->add_option("ROOT_FILE", options.root_file, "root metadata shipped with the device")
       ->required();
@@ -522,6 +729,40 @@ int RunCli(int argc, char** argv) {
       "Needs --state-dir and --install-root (before 'rollback'). Refused below the security\n"
       "floor. Runs the health check like an update.\n");
 
+  CLI::App* events_cmd = app.add_subcommand(
+      "events", "the security event log (hash-chained); --verify checks the chain");
+  events_cmd->add_flag("--verify", options.verify_events,
+                       "check the hash chain and the head; exit 1 if the log was altered");
+  events_cmd->footer("Needs --state-dir (before 'events').\n");
+  CLI::App* approve_cmd =
+      app.add_subcommand("approve", "local operator approval to install TARGET (require_approval)");
+  approve_cmd->add_option("TARGET", options.approve_target, "target path to approve")->required();
+  approve_cmd->footer(
+      "Needs --state-dir (and --authorization with operator keys configured).\n");
+  CLI::App* check_cmd = app.add_subcommand(
+      "check", "is an update available, which would be selected, the policy verdict (no install)");
+  check_cmd->footer(
+      "Needs --metadata-dir, --metadata-url, --state-dir and --hardware-id (before 'check').\n");
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "daemon: update every poll interval (jitter, backoff); SIGTERM stops it safely");
+  run_cmd->add_option("--max-cycles", options.max_cycles,
+                      "stop after this many update cycles (0: run until SIGTERM)")
+      ->capture_default_str();
+  run_cmd->footer("Needs the options of 'update'; polling comes from --config.\n");
+  CLI::App* sbom_cmd = app.add_subcommand(
+      "sbom", "the verified SBOM (its own signed target) of the installed release");
+  sbom_cmd->footer(
+      "Needs --metadata-dir, --metadata-url, --target-base-url and --state-dir.\n");
+
+  CLI::App* report_cmd = app.add_subcommand("report", "device reports (outbox)");
+  CLI::App* report_flush = report_cmd->add_subcommand(
+      "flush", "send the reports waiting in the outbox (signed, each stored once)");
+  report_cmd->require_subcommand(1);
+  report_flush->footer(
+      "Needs --report-server and --device-cert/--device-key/--ca-cert (or --device-id with\n"
+      "--report-plaintext). Exit 0 when the outbox is empty afterwards, 1 when the server was\n"
+      "unreachable (reports stay and are sent by the next flush or update).\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -537,6 +778,14 @@ int RunCli(int argc, char** argv) {
     if (update_cmd->parsed()) return RunUpdate(options);
     if (status_cmd->parsed()) return RunStatus(options);
     if (rollback_cmd->parsed()) return RunRollback(options);
+    if (report_flush->parsed()) return RunReportFlush(options);
+    if (events_cmd->parsed()) return RunAgentCommand(options, "events", false, commands::RunEvents);
+    if (approve_cmd->parsed()) {
+      return RunAgentCommand(options, "approve", false, commands::RunApprove);
+    }
+    if (check_cmd->parsed()) return RunAgentCommand(options, "check", true, commands::RunCheck);
+    if (run_cmd->parsed()) return RunAgentCommand(options, "run", true, commands::RunDaemon);
+    if (sbom_cmd->parsed()) return RunAgentCommand(options, "sbom", true, commands::RunSbom);
   } catch (const std::exception& error) {
     // Nothing of ours throws; this is the edge for std::bad_alloc and library surprises.
     return Fail(options, "client-agent", Error(ErrorKind::kInternal, error.what()));

@@ -26,6 +26,11 @@
 //     put into its environment.
 //   - No content decoding (no Accept-Encoding): limits apply to the bytes on the wire and a
 //     compressed bomb cannot expand behind them.
+//   - Resume (FetchFrom with an offset > 0): a `Range: bytes=<offset>-` request. A 206 answer
+//     must start exactly at the offset (its Content-Range is checked; anything else is
+//     kDownload); a 200 answer (a server ignoring Range) is the whole resource, announced to the
+//     caller as a restart from 0 before any body byte. The limit applies to the whole resource:
+//     offset + body <= max_length. 416 and other statuses fail as above (kDownload).
 //
 // Ownership and threads: a CurlFetcher owns one libcurl easy handle, reused across Fetch calls
 // so that consecutive requests to the same server share one kept-alive connection. It is not
@@ -75,6 +80,8 @@ class CurlFetcher final : public client::Fetcher {
 
   // See the file comment. `url` must be http:// or https:// (kInvalidArgument otherwise).
   Status Fetch(std::string_view url, uint64_t max_length, const client::ChunkSink& sink) override;
+  Status FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                   const client::StartSink& on_start, const client::ChunkSink& sink) override;
 
   const CurlFetcherOptions& options() const { return options_; }
 

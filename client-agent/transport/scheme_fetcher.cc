@@ -15,27 +15,53 @@ void SchemeFetcher::Register(std::string_view scheme, std::shared_ptr<client::Fe
   by_scheme_[std::move(key)] = std::move(fetcher);
 }
 
-Status SchemeFetcher::Fetch(std::string_view url, uint64_t max_length,
-                            const client::ChunkSink& sink) {
+Result<client::Fetcher*> SchemeFetcher::Find(std::string_view url) const {
   const std::string scheme = UrlScheme(url);
   if (scheme.empty()) {
     return MakeError(ErrorKind::kInvalidArgument,
-                     "URL has no scheme (expected http://, https:// or file://): " +
+                     "URL has no scheme (expected http://, https://, grpcs:// or file://): " +
                          RedactUrl(url.substr(0, 200)));
   }
   const auto it = by_scheme_.find(scheme);
   if (it == by_scheme_.end()) {
     return MakeError(ErrorKind::kInvalidArgument, "unsupported URL scheme \"" + scheme + "\"");
   }
-  return it->second->Fetch(url, max_length, sink);
+  return it->second.get();
+}
+
+Status SchemeFetcher::Fetch(std::string_view url, uint64_t max_length,
+                            const client::ChunkSink& sink) {
+  MDU_ASSIGN_OR_RETURN(client::Fetcher * fetcher, Find(url));
+  return fetcher->Fetch(url, max_length, sink);
+}
+
+Status SchemeFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                                const client::StartSink& on_start, const client::ChunkSink& sink) {
+  MDU_ASSIGN_OR_RETURN(client::Fetcher * fetcher, Find(url));
+  return fetcher->FetchFrom(url, offset, max_length, on_start, sink);
 }
 
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options) {
+  GrpcFetcherOptions grpc_options;
+  grpc_options.total_timeout = options.total_timeout;
+  grpc_options.connect_timeout = options.connect_timeout;
+  grpc_options.low_speed_limit = options.low_speed_limit;
+  grpc_options.low_speed_time = options.low_speed_time;
+  return MakeDefaultFetcher(std::move(options), std::move(grpc_options));
+}
+
+Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options,
+                                                          GrpcFetcherOptions grpc_options) {
   MDU_ASSIGN_OR_RETURN(std::unique_ptr<CurlFetcher> curl, CurlFetcher::Create(std::move(options)));
+  MDU_ASSIGN_OR_RETURN(std::unique_ptr<GrpcFetcher> grpc,
+                       GrpcFetcher::Create(std::move(grpc_options)));
   std::shared_ptr<client::Fetcher> http(std::move(curl));
+  std::shared_ptr<client::Fetcher> repo_server(std::move(grpc));
   auto fetcher = std::make_unique<SchemeFetcher>();
   fetcher->Register("http", http);
   fetcher->Register("https", http);
+  fetcher->Register("grpc", repo_server);
+  fetcher->Register("grpcs", repo_server);
   fetcher->Register("file", std::make_shared<client::FileFetcher>());
   return fetcher;
 }

@@ -1,7 +1,8 @@
 // SchemeFetcher: a Fetcher that hands each URL to the fetcher registered for its scheme, so one
 // updater can read metadata from https:// and targets from file:// (a USB bundle), or the
 // reverse. MakeDefaultFetcher builds the usual one: http and https through one CurlFetcher
-// (one kept-alive connection), file through core's FileFetcher.
+// (one kept-alive connection), grpc and grpcs (repo-server) through one GrpcFetcher, file
+// through core's FileFetcher.
 //
 // Errors: kInvalidArgument for a URL without a scheme or with a scheme nobody registered;
 // otherwise whatever the chosen fetcher returns (see core/client/fetcher.h).
@@ -16,6 +17,7 @@
 #include <string_view>
 
 #include "client-agent/transport/curl_fetcher.h"
+#include "client-agent/transport/grpc_fetcher.h"
 #include "client-agent/transport/url.h"
 #include "core/client/fetcher.h"
 #include "core/common/error.h"
@@ -28,13 +30,20 @@ class SchemeFetcher final : public client::Fetcher {
   void Register(std::string_view scheme, std::shared_ptr<client::Fetcher> fetcher);
 
   Status Fetch(std::string_view url, uint64_t max_length, const client::ChunkSink& sink) override;
+  Status FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                   const client::StartSink& on_start, const client::ChunkSink& sink) override;
 
  private:
+  Result<client::Fetcher*> Find(std::string_view url) const;
+
   std::map<std::string, std::shared_ptr<client::Fetcher>, std::less<>> by_scheme_;
 };
 
-// http/https -> one CurlFetcher with `options`; file -> FileFetcher.
+// http/https -> one CurlFetcher with `options`; file -> FileFetcher; grpc/grpcs -> one
+// GrpcFetcher with `grpc_options` (its TLS files are read now).
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options = {});
+Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options,
+                                                          GrpcFetcherOptions grpc_options);
 
 }  // namespace mdu::agent
 

@@ -50,16 +50,27 @@ HealthResult CommandHealthChecker::Run(const std::string& slot) {
   if (config_.argv.empty()) {
     return HealthResult{HealthStatus::kPassed, 0, 0, "no health check configured"};
   }
-  const std::string& program = config_.argv.front();
+  return RunProcess(ProcessSpec{config_.argv, {"MDU_SLOT=" + slot}, config_.timeout});
+}
+
+HealthResult RunProcess(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return HealthResult{HealthStatus::kError, -1, 0, "no program given"};
+  const std::string& program = spec.argv.front();
   std::vector<char*> argv;
-  for (const std::string& arg : config_.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
-  std::string slot_env = "MDU_SLOT=" + slot;
+  auto overridden = [&spec](const char* entry) {
+    for (const std::string& added : spec.env) {
+      const size_t eq = added.find('=');
+      if (eq != std::string::npos && std::strncmp(entry, added.c_str(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
   std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, "MDU_SLOT=", 9) != 0) envp.push_back(*e);
+    if (!overridden(*e)) envp.push_back(*e);
   }
-  envp.push_back(slot_env.data());
+  for (const std::string& added : spec.env) envp.push_back(const_cast<char*>(added.c_str()));
   envp.push_back(nullptr);
 
   SpawnAttr attr;
@@ -84,7 +95,7 @@ HealthResult CommandHealthChecker::Run(const std::string& slot) {
                         "cannot start " + program + ": " + std::strerror(rc)};
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
+  const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
   for (;;) {
     int wait_status = 0;
     const pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
@@ -103,7 +114,7 @@ HealthResult CommandHealthChecker::Run(const std::string& slot) {
   HealthResult result;
   result.status = HealthStatus::kTimedOut;
   result.term_signal = SIGKILL;
-  result.message = program + " did not finish within " + std::to_string(config_.timeout.count()) +
+  result.message = program + " did not finish within " + std::to_string(spec.timeout.count()) +
                    " ms and was killed";
   return result;
 }

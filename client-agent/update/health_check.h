@@ -31,6 +31,18 @@ struct HealthResult {
   std::string message;  // human-readable summary
 };
 
+// A child process run to completion or killed at a deadline: the mechanism behind the health
+// check, the script installer and the "device busy" hook. argv[0] is searched in PATH (no shell);
+// `env` entries ("NAME=value") are added to the agent's environment, replacing variables of the
+// same name. The child gets its own process group; at the timeout the whole group is killed with
+// SIGKILL and reaped. Never throws; spawn failures are kError.
+struct ProcessSpec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::chrono::milliseconds timeout{60000};
+};
+HealthResult RunProcess(const ProcessSpec& spec);
+
 class HealthChecker {
  public:
   virtual ~HealthChecker() = default;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client-agent/install/ab_dir_installer.h"
+#include "client-agent/update/staging.h"
 #include "core/client/metadata_store.h"
 #include "core/client/updater.h"
 #include "core/io/file.h"
@@ -43,9 +44,14 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
                                       const client::Clock& clock, HealthChecker& health) {
   OnlineUpdateResult result;
   MDU_ASSIGN_OR_RETURN(StateStore store, StateStore::Open(options.state_dir));
-  MDU_ASSIGN_OR_RETURN(install::AbDirInstaller installer,
-                       install::AbDirInstaller::Open(options.install_root));
+  std::optional<install::AbDirInstaller> ab_dir;
+  if (options.installer == nullptr) {
+    MDU_ASSIGN_OR_RETURN(ab_dir, install::AbDirInstaller::Open(options.install_root));
+  }
+  install::Installer& installer =
+      options.installer != nullptr ? *options.installer : static_cast<install::Installer&>(*ab_dir);
   UpdateTransaction transaction(store, installer, health);
+  transaction.set_config_backup(options.config_backup);
   MDU_ASSIGN_OR_RETURN(result.recovered, transaction.Recover());
 
   std::error_code ec;
@@ -77,12 +83,28 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
   if (!match->has_value()) {
     return MakeError(ErrorKind::kNotFound, "target \"" + selected.name + "\" vanished");
   }
-  const std::filesystem::path staging = options.state_dir / "staging";
-  MDU_RETURN_IF_ERROR(io::CreateDirectories(staging));
-  const std::filesystem::path staged = staging / client::PercentEncode(selected.name);
-  MDU_ASSIGN_OR_RETURN(bool cached, updater.IsCachedTargetValid(**match, staged));
-  if (!cached) MDU_RETURN_IF_ERROR(updater.DownloadTarget(**match, staged));
+  // Resumable, with bounded retries (staging.h); a download that does not come through ends as
+  // a refused transaction with its reason, recorded as the last result.
+  MDU_ASSIGN_OR_RETURN(StagingArea staging_area, StagingArea::Open(options.state_dir));
+  MDU_ASSIGN_OR_RETURN(result.download, staging_area.Stage(updater, **match, options.staging));
+  if (result.download->failure) {
+    const DownloadFailure& failure = *result.download->failure;
+    result.transaction = TransactionResult{Outcome::kRefused, failure.reason,
+                                           failure.error.ToString(), selected.record, std::nullopt};
+    state.last_result = LastResult{Outcome::kRefused, failure.reason, failure.error.ToString(),
+                                   selected.record};
+    MDU_RETURN_IF_ERROR(store.Save(state));
+    return result;
+  }
+  const std::filesystem::path staged = result.download->file;
 
+  if (options.admit) {
+    if (std::optional<Rejection> refused = options.admit(selected)) {
+      result.transaction = TransactionResult{Outcome::kRefused, refused->reason,
+                                             refused->message, selected.record, std::nullopt};
+      return result;  // the verified download stays staged for the next attempt
+    }
+  }
   MDU_ASSIGN_OR_RETURN(result.transaction, transaction.Run({selected.record, staged}));
   if (!result.transaction->stopped_at) MDU_RETURN_IF_ERROR(io::RemoveFileDurably(staged));
   return result;

@@ -6,7 +6,7 @@
 namespace mdu::agent::update {
 namespace {
 
-constexpr std::array<std::pair<Reason, std::string_view>, 17> kNames = {{
+constexpr std::array<std::pair<Reason, std::string_view>, 24> kNames = {{
     {Reason::kNone, "none"},
     {Reason::kHardwareMismatch, "hardware_mismatch"},
     {Reason::kNotNewer, "not_newer"},
@@ -24,6 +24,13 @@ constexpr std::array<std::pair<Reason, std::string_view>, 17> kNames = {{
     {Reason::kHealthCheckError, "health_check_error"},
     {Reason::kInterrupted, "interrupted"},
     {Reason::kManualRollback, "manual_rollback"},
+    {Reason::kDownloadFailed, "download_failed"},
+    {Reason::kDownloadRejected, "download_rejected"},
+    {Reason::kOutsideMaintenanceWindow, "outside_maintenance_window"},
+    {Reason::kApprovalRequired, "approval_required"},
+    {Reason::kDeviceBusy, "device_busy"},
+    {Reason::kVetoedByDevice, "vetoed_by_device"},
+    {Reason::kUnauthorized, "unauthorized"},
 }};
 
 }  // namespace

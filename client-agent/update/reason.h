@@ -32,6 +32,15 @@ enum class Reason {
   kHealthCheckError,    // the health check could not be started
   kInterrupted,         // the agent stopped (crash, power loss) before commit
   kManualRollback,      // an operator asked for the rollback
+  // Download (client-agent/update/staging.h): nothing was touched.
+  kDownloadFailed,    // no verified download after the bounded retries (server down, too slow)
+  kDownloadRejected,  // the source sent data the signed metadata does not allow (hash, length)
+  // Device policies (client-agent/policy/): nothing was touched; try again later.
+  kOutsideMaintenanceWindow,  // not inside any configured maintenance window
+  kApprovalRequired,          // no valid local operator approval for this target
+  kDeviceBusy,                // the "device busy" hook said postpone (therapy running)
+  kVetoedByDevice,            // the "device busy" hook vetoed this target
+  kUnauthorized,              // a manual command without a valid operator authorization
 };
 
 // Stable snake_case name, e.g. "health_check_timeout".

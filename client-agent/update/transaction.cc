@@ -165,6 +165,13 @@ Result<TransactionResult> UpdateTransaction::Activate(DeviceState state, bool in
   if (Stop(StopPoint::kInstallingPersisted))
     return Stopped(StopPoint::kInstallingPersisted, target);
 
+  if (install && backup_ != nullptr && !backup_->empty()) {
+    Status saved = backup_->Backup({pending.from_slot, to_slot, target.name});
+    if (!saved) {
+      return StartRollback(std::move(state), Reason::kInstallFailed,
+                           "configuration backup failed: " + saved.error().ToString());
+    }
+  }
   if (install) {
     Status installed = installer_.Install(staged_file, to_slot);
     if (!installed) {
@@ -218,6 +225,13 @@ Result<TransactionResult> UpdateTransaction::FinishRollback(DeviceState state) {
   if (!switched) {
     return MakeError(
         switched.error().WithContext("rolling back to slot \"" + pending.from_slot + "\""));
+  }
+  if (backup_ != nullptr && !backup_->empty()) {
+    Result<bool> restored =
+        backup_->RestoreFor({pending.from_slot, pending.to_slot, pending.target.name});
+    if (!restored) {
+      return MakeError(restored.error().WithContext("restoring the configuration backup"));
+    }
   }
   if (Stop(StopPoint::kSwitchedBack)) return Stopped(StopPoint::kSwitchedBack, pending.target);
   TransactionResult result{Outcome::kRolledBack, pending.reason, pending.message, pending.target,

@@ -14,6 +14,10 @@
 // new version the installed one (phase committed), never earlier, so a rollback never leaves a
 // floor that the installed version does not meet, and it is never lowered.
 //
+// Configuration backup (config_backup.h, optional): taken after the installing phase is
+// persisted and before the installer writes anything; restored by every rollback of that
+// transaction after the installer switched back, before the rollback is recorded as finished.
+//
 // Every install path (online, bundle, manual file) goes through Run(), which refuses a target
 // whose security_version is below the floor (kSecurityFloor) and a staged file whose sha256 is
 // not the target's (kHashMismatch): only verified data reaches the installer.
@@ -35,6 +39,7 @@
 #include <string_view>
 
 #include "client-agent/install/installer.h"
+#include "client-agent/update/config_backup.h"
 #include "client-agent/update/device_state.h"
 #include "client-agent/update/health_check.h"
 #include "client-agent/update/reason.h"
@@ -84,6 +89,9 @@ class UpdateTransaction {
   UpdateTransaction& operator=(const UpdateTransaction&) = delete;
 
   void set_stop_hook(StopHook hook) { stop_hook_ = std::move(hook); }
+  // Configuration files to back up before an install and restore when it rolls back (also when
+  // Recover() rolls back after a crash). Borrowed; null (the default) disables it.
+  void set_config_backup(ConfigBackup* backup) { backup_ = backup; }
 
   // Installs request.target. Refused (nothing touched) with kTransactionPending when an
   // interrupted transaction awaits Recover(), kSecurityFloor, or kHashMismatch.
@@ -113,6 +121,7 @@ class UpdateTransaction {
   install::Installer& installer_;
   HealthChecker& health_;
   StopHook stop_hook_;
+  ConfigBackup* backup_ = nullptr;
 };
 
 }  // namespace mdu::agent::update

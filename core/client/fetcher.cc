@@ -17,13 +17,40 @@ Result<std::string> Fetcher::FetchBytes(std::string_view url, uint64_t max_lengt
   return body;
 }
 
+Status Fetcher::FetchFrom(std::string_view url, uint64_t /*offset*/, uint64_t max_length,
+                          const StartSink& on_start, const ChunkSink& sink) {
+  // No resume: the whole resource again, from 0. on_start runs only once the fetch delivers
+  // something (or succeeds), so a failed request does not make the caller drop its bytes.
+  bool started = false;
+  Status fetched = Fetch(url, max_length, [&](std::string_view chunk) -> Status {
+    if (!started) {
+      started = true;
+      MDU_RETURN_IF_ERROR(on_start(0));
+    }
+    return sink(chunk);
+  });
+  if (fetched && !started) return on_start(0);
+  return fetched;
+}
+
 Status FileFetcher::Fetch(std::string_view url, uint64_t max_length, const ChunkSink& sink) {
+  return FetchFrom(
+      url, 0, max_length, [](uint64_t) -> Status { return {}; }, sink);
+}
+
+Status FileFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                              const StartSink& on_start, const ChunkSink& sink) {
   constexpr std::string_view kScheme = "file://";
   std::string_view path_text = url;
   if (path_text.substr(0, kScheme.size()) == kScheme) {
     path_text.remove_prefix(kScheme.size());
   }
   const std::filesystem::path path(path_text);
+  if (offset > max_length) {
+    return MakeError(ErrorKind::kInvalidArgument, "offset " + std::to_string(offset) +
+                                                      " is beyond the limit of " +
+                                                      std::to_string(max_length) + " bytes");
+  }
 
   std::error_code ec;
   const bool is_file = std::filesystem::is_regular_file(path, ec);
@@ -39,20 +66,30 @@ Status FileFetcher::Fetch(std::string_view url, uint64_t max_length, const Chunk
                                                     " bytes, more than the limit of " +
                                                     std::to_string(max_length));
   }
+  if (!ec && offset > size) {
+    return MakeError(ErrorKind::kDownload, "cannot resume " + path.string() + " at byte " +
+                                               std::to_string(offset) + ": it has only " +
+                                               std::to_string(size));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return MakeError(ErrorKind::kDownload,
                      "cannot open " + path.string() + ": " + std::strerror(errno));
   }
+  if (offset > 0 && !in.seekg(static_cast<std::streamoff>(offset))) {
+    return MakeError(ErrorKind::kDownload,
+                     "cannot seek " + path.string() + " to byte " + std::to_string(offset));
+  }
+  MDU_RETURN_IF_ERROR(on_start(offset));
   std::vector<char> buffer(1 << 16);
-  uint64_t total = 0;
+  uint64_t total = offset;
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const auto count = static_cast<uint64_t>(in.gcount());
     if (count == 0) {
       break;
     }
-    if (total + count > max_length) {
+    if (count > max_length - total) {
       return MakeError(ErrorKind::kLimitExceeded, path.string() + " grew beyond the limit of " +
                                                       std::to_string(max_length) + " bytes");
     }

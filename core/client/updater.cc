@@ -1,11 +1,13 @@
 #include "core/client/updater.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -102,6 +104,102 @@ class TempFile {
   std::string path_;
   int fd_;
 };
+
+// Writes all of `data` at the current offset of `fd`; kIo naming `path` on failure.
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeError(ErrorKind::kIo, "cannot write " + path + ": " + std::strerror(errno));
+    }
+    written += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+// The partial file of a resumable download; closes its descriptor.
+class PartialFile {
+ public:
+  static Result<PartialFile> Open(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return MakeError(ErrorKind::kIo,
+                       "cannot open " + path.string() + ": " + std::strerror(errno));
+    }
+    return PartialFile(path.string(), fd);
+  }
+  PartialFile(PartialFile&& other) noexcept
+      : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
+  PartialFile& operator=(PartialFile&&) = delete;
+  PartialFile(const PartialFile&) = delete;
+  PartialFile& operator=(const PartialFile&) = delete;
+  ~PartialFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  Result<uint64_t> Size() const {
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) return MakeError(Failure("stat"));
+    return static_cast<uint64_t>(info.st_size);
+  }
+  // Drops everything from `length` on and positions the descriptor there.
+  Status TruncateTo(uint64_t length) {
+    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) return MakeError(Failure("truncate"));
+    return SeekTo(length);
+  }
+  Status SeekTo(uint64_t offset) {
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) return MakeError(Failure("seek"));
+    return {};
+  }
+  Status Sync() {
+    if (::fdatasync(fd_) != 0) return MakeError(Failure("sync"));
+    return {};
+  }
+  Status Close() {
+    const int fd = std::exchange(fd_, -1);
+    if (::fsync(fd) != 0 || ::close(fd) != 0) return MakeError(Failure("close"));
+    return {};
+  }
+  // Feeds the first `length` bytes to `hasher`; returns how many could be read (a file that
+  // shrank under us yields fewer).
+  Result<uint64_t> HashPrefix(uint64_t length, crypto::MultiHasher& hasher) {
+    std::vector<uint8_t> buffer(256 * 1024);
+    uint64_t done = 0;
+    while (done < length) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return MakeError(Failure("read"));
+      }
+      if (n == 0) break;
+      hasher.Update(std::span<const uint8_t>(buffer.data(), static_cast<size_t>(n)));
+      done += static_cast<uint64_t>(n);
+    }
+    return done;
+  }
+
+ private:
+  PartialFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  Error Failure(std::string_view what) const {
+    return Error(ErrorKind::kIo,
+                 "cannot " + std::string(what) + " " + path_ + ": " + std::strerror(errno));
+  }
+
+  std::string path_;
+  int fd_;
+};
+
+bool KeepsPartialBytes(ErrorKind kind) {
+  // Transport failures: what arrived is as good as before; the next attempt resumes after it.
+  return kind == ErrorKind::kDownload || kind == ErrorKind::kSlowRetrieval ||
+         kind == ErrorKind::kNotFound || kind == ErrorKind::kIo;
+}
 
 }  // namespace
 
@@ -302,14 +400,23 @@ std::string Updater::TargetUrl(const TargetMatch& match) const {
   return url + std::string(name);
 }
 
-Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination) {
+Status Updater::CheckDownloadable(const TargetMatch& match) const {
   MDU_RETURN_IF_ERROR(metadata::ValidateTargetPath(match.path));
-  MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
   if (trusted_.has_value() && trusted_->root().consistent_snapshot &&
       config_.prefix_targets_with_hash && !match.file.Sha256()) {
     return MakeError(ErrorKind::kBadMetadata,
                      "target \"" + match.path + "\" has no sha256 for its consistent name");
   }
+  if (match.file.length < 0) {
+    return MakeError(ErrorKind::kBadMetadata,
+                     "target \"" + match.path + "\" has a negative length");
+  }
+  return {};
+}
+
+Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination) {
+  MDU_RETURN_IF_ERROR(CheckDownloadable(match));
+  MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
   std::filesystem::path directory = destination.parent_path();
   if (directory.empty()) {
     directory = ".";
@@ -355,6 +462,99 @@ Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::
   }
   temp.Release();
   return io::SyncDirectory(directory);
+}
+
+Result<ResumeReport> Updater::DownloadTargetResumable(const TargetMatch& match,
+                                                      const ResumableDownload& download) {
+  MDU_RETURN_IF_ERROR(CheckDownloadable(match));
+  MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
+  const uint64_t length = static_cast<uint64_t>(match.file.length);
+  const std::string what = "target \"" + match.path + "\"";
+  MDU_ASSIGN_OR_RETURN(PartialFile partial, PartialFile::Open(download.partial));
+  auto discard = [&](const Error& error) -> Error {
+    ::unlink(partial.path().c_str());
+    return error;
+  };
+
+  // The kept bytes are re-read, never trusted: they go through the same hashes as new ones.
+  ResumeReport report;
+  auto hasher = std::make_unique<crypto::MultiHasher>(algorithms);
+  MDU_ASSIGN_OR_RETURN(uint64_t kept, partial.Size());
+  if (kept > length) kept = 0;
+  MDU_ASSIGN_OR_RETURN(kept, partial.HashPrefix(kept, *hasher));
+  MDU_RETURN_IF_ERROR(partial.TruncateTo(kept));
+  report.resumed_from = kept;
+  if (download.progress) download.progress(kept, length);
+
+  if (kept < length) {
+    uint64_t held = kept;
+    uint64_t unsynced = 0;
+    Status fetched = fetcher_.FetchFrom(
+        TargetUrl(match), kept, length,
+        [&](uint64_t start) -> Status {
+          if (start == held) return {};
+          if (start != 0) {
+            return MakeError(ErrorKind::kDownload, "the source resumed at byte " +
+                                                       std::to_string(start) + ", asked for " +
+                                                       std::to_string(held));
+          }
+          // The source cannot resume: everything comes again.
+          report.restarted = true;
+          held = 0;
+          hasher = std::make_unique<crypto::MultiHasher>(algorithms);
+          return partial.TruncateTo(0);
+        },
+        [&](std::string_view chunk) -> Status {
+          hasher->Update(AsBytes(chunk));
+          MDU_RETURN_IF_ERROR(WriteAll(partial.fd(), chunk, partial.path()));
+          held += chunk.size();
+          report.fetched += chunk.size();
+          unsynced += chunk.size();
+          if (unsynced >= download.sync_interval) {
+            unsynced = 0;
+            MDU_RETURN_IF_ERROR(partial.Sync());
+          }
+          if (download.progress) download.progress(held, length);
+          return {};
+        });
+    if (!fetched) {
+      const Error error = fetched.error().WithContext(what + " (" + std::to_string(held) + " of " +
+                                                      std::to_string(length) + " bytes held)");
+      if (!KeepsPartialBytes(error.kind())) return MakeError(discard(error));
+      (void)partial.Sync();  // best effort: the bytes held are what the next attempt resumes
+      return MakeError(error);
+    }
+    if (held < length) {
+      (void)partial.Sync();
+      return MakeError(ErrorKind::kDownload, what + ": the source ended after " +
+                                                 std::to_string(held) + " of " +
+                                                 std::to_string(length) + " bytes");
+    }
+  }
+
+  // 5.7.2: length and every listed hash we know, over every byte of the file.
+  Status verified = VerifyDigests(match, hasher->length(), hasher->FinishHex());
+  if (!verified) {
+    Error error = verified.error();
+    if (report.resumed_from > 0 && !report.restarted) {
+      error = error.WithContext("after resuming at byte " + std::to_string(report.resumed_from) +
+                                " (the kept partial file may have been altered); discarded");
+    }
+    return MakeError(discard(error));
+  }
+  MDU_RETURN_IF_ERROR(partial.Close());
+  if (::rename(download.partial.c_str(), download.destination.c_str()) != 0) {
+    return MakeError(discard(Error(ErrorKind::kIo, "cannot rename " + download.partial.string() +
+                                                       " to " + download.destination.string() +
+                                                       ": " + std::strerror(errno))));
+  }
+  std::filesystem::path directory = download.destination.parent_path();
+  if (directory.empty()) directory = ".";
+  MDU_RETURN_IF_ERROR(io::SyncDirectory(directory));
+  std::filesystem::path partial_directory = download.partial.parent_path();
+  if (partial_directory.empty()) partial_directory = ".";
+  if (partial_directory != directory) MDU_RETURN_IF_ERROR(io::SyncDirectory(partial_directory));
+  return report;
 }
 
 Result<bool> Updater::IsCachedTargetValid(const TargetMatch& match,

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,31 @@ struct UpdaterConfig {
   bool prefix_targets_with_hash = true;
 };
 
+// Progress of a target download: bytes of the target held so far (resumed ones included) and its
+// listed length. Called after each chunk; must not throw.
+using ProgressSink = std::function<void(uint64_t done, uint64_t total)>;
+
+// A resumable target download (Updater::DownloadTargetResumable).
+struct ResumableDownload {
+  // Bytes kept from earlier attempts (created if missing). The caller makes sure they were
+  // meant for this target (same path, length and hashes); they are re-read to rebuild the hash
+  // state but never trusted: the final check covers every byte.
+  std::filesystem::path partial;
+  // Where the verified file goes (same file system as `partial`; its directory must exist).
+  std::filesystem::path destination;
+  ProgressSink progress;  // optional
+  // The partial file is flushed to disk (fdatasync) every this many bytes, so a power loss loses
+  // at most that much of the progress.
+  uint64_t sync_interval = uint64_t{64} << 20;
+};
+
+// What a resumable download did.
+struct ResumeReport {
+  uint64_t resumed_from = 0;  // bytes of `partial` kept and re-hashed
+  uint64_t fetched = 0;       // bytes received in this call
+  bool restarted = false;     // the source could not resume and sent everything again
+};
+
 class Updater {
  public:
   Updater(UpdaterConfig config, Fetcher& fetcher, MetadataStore& store, const Clock& clock);
@@ -86,6 +112,21 @@ class Updater {
   // `destination` (an existing file there is untouched) and no temporary file remains.
   Status DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination);
 
+  // 5.7 with resume: continues the download of `match` at the end of download.partial
+  // (Fetcher::FetchFrom), hashing the kept bytes first and the new ones while they stream; at
+  // most the listed length in total. When the length is reached and every listed known hash
+  // matches, the partial file is synced and renamed to download.destination durably.
+  //   - A transport failure (kDownload, kSlowRetrieval, kNotFound, a body ending early) keeps
+  //     every byte received in the partial file (synced), for the next call.
+  //   - A complete file whose hashes do not match (kHashMismatch), or a source sending more than
+  //     the listed length (kLimitExceeded), removes the partial file: the next call starts at 0.
+  //     The message says whether kept bytes were part of it (then the mismatch may come from an
+  //     altered partial file rather than from the source).
+  //   - A partial file longer than the target is truncated to 0 first.
+  // Only verified bytes ever appear at the destination. kIo for local file errors.
+  Result<ResumeReport> DownloadTargetResumable(const TargetMatch& match,
+                                               const ResumableDownload& download);
+
   // True iff `path` exists and matches the target's length and hashes; false if it is missing
   // or differs; kIo if it cannot be read.
   Result<bool> IsCachedTargetValid(const TargetMatch& match, const std::filesystem::path& path);
@@ -105,6 +146,7 @@ class Updater {
                                                      std::string_view parent);
   std::string MetadataUrl(std::string_view role, std::optional<int64_t> version) const;
   std::string TargetUrl(const TargetMatch& match) const;
+  Status CheckDownloadable(const TargetMatch& match) const;
 
   UpdaterConfig config_;
   Fetcher& fetcher_;

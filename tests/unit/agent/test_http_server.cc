@@ -35,7 +35,12 @@ std::string Reason(int status) {
 
 }  // namespace
 
-TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
+TestHttpServer::TestHttpServer(Handler handler)
+    : TestHttpServer(RequestHandler([handler = std::move(handler)](const TestRequest& request) {
+        return handler(request.path);
+      })) {}
+
+TestHttpServer::TestHttpServer(RequestHandler handler) : handler_(std::move(handler)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) throw std::runtime_error("socket failed");
   sockaddr_in address{};
@@ -120,7 +125,16 @@ void TestHttpServer::Serve(int fd) {
       std::lock_guard<std::mutex> lock(mutex_);
       paths_.push_back(path);
     }
-    const TestResponse response = handler_(path);
+    TestRequest request{path, ""};
+    for (size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at + 2)) {
+      const size_t end = head.find("\r\n", at + 2);
+      const std::string line = head.substr(at + 2, end == std::string::npos ? end : end - at - 2);
+      if (line.size() > 7 &&
+          (line.compare(0, 7, "Range: ") == 0 || line.compare(0, 7, "range: ") == 0)) {
+        request.range = line.substr(7);
+      }
+    }
+    const TestResponse response = handler_(request);
 
     std::string out =
         "HTTP/1.1 " + std::to_string(response.status) + " " + Reason(response.status) + "\r\n";
@@ -129,9 +143,9 @@ void TestHttpServer::Serve(int fd) {
       case TestResponse::Mode::kNormal: {
         const uint64_t length = response.content_length.value_or(response.body.size());
         out += "Content-Length: " + std::to_string(length) + "\r\n";
-        if (response.content_length) out += "Connection: close\r\n";
-        out += "\r\n" + response.body;
-        if (!SendAll(fd, out) || response.content_length) return;
+        if (response.content_length || response.cut_after) out += "Connection: close\r\n";
+        out += "\r\n" + response.body.substr(0, response.cut_after.value_or(std::string::npos));
+        if (!SendAll(fd, out) || response.content_length || response.cut_after) return;
         break;
       }
       case TestResponse::Mode::kEndless: {

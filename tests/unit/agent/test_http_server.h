@@ -34,13 +34,24 @@ struct TestResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   Mode mode = Mode::kNormal;
   std::chrono::milliseconds trickle_interval{1000};
+  // kNormal: announce the whole body but send only this many bytes, then close (a connection
+  // lost mid-transfer).
+  std::optional<size_t> cut_after;
+};
+
+struct TestRequest {
+  std::string path;
+  std::string range;  // the Range header's value, empty when absent
 };
 
 class TestHttpServer {
  public:
   using Handler = std::function<TestResponse(const std::string& path)>;
 
+  using RequestHandler = std::function<TestResponse(const TestRequest& request)>;
+
   explicit TestHttpServer(Handler handler);
+  explicit TestHttpServer(RequestHandler handler);
   ~TestHttpServer();
   TestHttpServer(const TestHttpServer&) = delete;
   TestHttpServer& operator=(const TestHttpServer&) = delete;
@@ -58,7 +69,7 @@ class TestHttpServer {
   void Serve(int fd);
   bool SendAll(int fd, const std::string& data);
 
-  Handler handler_;
+  RequestHandler handler_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client-agent/commands/agent_services.h"
+#include "client-agent/commands/cli_output.h"
 #include "client-agent/commands/policy_commands.h"
 #include "client-agent/install/ab_dir_installer.h"
 #include "client-agent/report/update_reports.h"
@@ -137,12 +138,8 @@ void ConfigureLogging(int verbosity) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-std::string OneLine(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
-}
+using commands::OneLine;
+using commands::PrintJson;
 
 json::Value VersionsJson(const TrustedVersions& versions) {
   return json::Value::MakeObject({{"root", versions.root},
@@ -151,22 +148,9 @@ json::Value VersionsJson(const TrustedVersions& versions) {
                                   {"targets", versions.targets}});
 }
 
-void PrintJson(const json::Value& value) {
-  std::fputs((json::Serialize(value, 1) + "\n").c_str(), stdout);
-}
-
 // Reports a failure: one line on stderr, and the JSON object with --json.
 int Fail(const CliOptions& options, std::string_view command, const Error& error) {
-  std::fprintf(stderr, "client-agent: %.*s failed: %s\n", static_cast<int>(command.size()),
-               command.data(), OneLine(error.ToString()).c_str());
-  if (options.json) {
-    PrintJson(json::Value::MakeObject(
-        {{"command", command},
-         {"ok", false},
-         {"error", json::Value::MakeObject(
-                       {{"kind", ErrorKindName(error.kind())}, {"message", error.message()}})}}));
-  }
-  return kExitFailure;
+  return commands::ReportFailure(options.json, command, error);
 }
 
 Status Require(const std::string& value, std::string_view option, std::string_view command) {

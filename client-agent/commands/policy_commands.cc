@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "client-agent/commands/cli_output.h"
 #include "client-agent/update/selection.h"
 #include "core/client/metadata_store.h"
 #include "core/client/updater.h"
@@ -24,29 +25,8 @@ namespace {
 constexpr int kExitSuccess = 0;
 constexpr int kExitFailure = 1;
 
-std::string OneLine(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
-}
-
-void PrintJson(const json::Value& value) {
-  std::fputs((json::Serialize(value, 1) + "\n").c_str(), stdout);
-  std::fflush(stdout);
-}
-
 int Fail(const CommandContext& context, std::string_view command, const Error& error) {
-  std::fprintf(stderr, "client-agent: %.*s failed: %s\n", static_cast<int>(command.size()),
-               command.data(), OneLine(error.ToString()).c_str());
-  if (context.json) {
-    PrintJson(json::Value::MakeObject(
-        {{"command", command},
-         {"ok", false},
-         {"error", json::Value::MakeObject(
-                       {{"kind", ErrorKindName(error.kind())}, {"message", error.message()}})}}));
-  }
-  return kExitFailure;
+  return ReportFailure(context.json, command, error);
 }
 
 void Warn(const Status& status) {

@@ -12,6 +12,7 @@
 
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
+#include "core/io/unique_fd.h"
 #include "core/json/parser.h"
 #include "core/json/writer.h"
 
@@ -42,19 +43,7 @@ Error IoError(const std::filesystem::path& path, std::string_view what, int err)
                std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using io::UniqueFd;
 
 json::Value Unhashed(const EventRecord& record) {
   return json::Value::MakeObject({{"seq", static_cast<int64_t>(record.seq)},
@@ -172,7 +161,7 @@ json::Value RecordToJson(const EventRecord& record) {
 Result<EventRecord> SecurityLog::Append(const SecurityEvent& event) {
   const std::filesystem::path path = dir_ / kLogFile;
   const bool existed = std::filesystem::exists(path);
-  Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   if (fd.get() < 0) return MakeError(IoError(path, "opening", errno));
   while (::flock(fd.get(), LOCK_EX) != 0) {
     if (errno != EINTR) return MakeError(IoError(path, "locking", errno));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/io/file.h"
+#include "core/io/unique_fd.h"
 
 namespace mdu::agent::install {
 namespace {
@@ -23,27 +24,13 @@ Unexpected<Error> IoError(std::string what, const fs::path& path, const std::err
   return MakeError(ErrorKind::kIo, what + " " + path.string() + ": " + ec.message());
 }
 
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using io::UniqueFd;
 
 // Streams `from` into a new file `to` (bounded memory) and fsyncs it.
 Status CopyFileDurably(const fs::path& from, const fs::path& to) {
-  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) return IoError("open", from, errno);
-  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (out.get() < 0) return IoError("create", to, errno);
   std::vector<char> buffer(1 << 16);
   for (;;) {

@@ -1,5 +1,7 @@
 #include "core/io/file.h"
 
+#include "core/io/unique_fd.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,29 +29,6 @@ Unexpected<Error> IoError(const fs::path& path, std::string_view what, int err) 
   message += ErrnoText(err);
   return MakeError(ErrorKind::kIo, std::move(message));
 }
-
-// Owns a file descriptor. Close() reports the error of close(2) (on NFS, and with some quotas,
-// that is where a failed write shows); the destructor closes silently on error paths.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int Get() const { return fd_; }
-  // Never retried on EINTR: on Linux the descriptor is released even when close fails.
-  int Close() {
-    int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 // Unlinks the temporary file unless Release() was called after the rename took it over.
 class TempFileGuard {
@@ -117,20 +96,20 @@ Status WriteFileAtomically(const fs::path& path, std::string_view data, int mode
   std::string temp_template = TempTemplate(path);
   std::vector<char> temp_name(temp_template.begin(), temp_template.end());
   temp_name.push_back('\0');
-  Fd fd(::mkostemp(temp_name.data(), O_CLOEXEC));
-  if (fd.Get() < 0) {
+  UniqueFd fd(::mkostemp(temp_name.data(), O_CLOEXEC));
+  if (fd.get() < 0) {
     return IoError(path, "creating a temporary file", errno);
   }
   TempFileGuard guard(temp_name.data());
 
   // mkostemp creates 0600; set the requested mode exactly (the umask does not apply).
-  if (::fchmod(fd.Get(), static_cast<mode_t>(mode) & 07777) != 0) {
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode) & 07777) != 0) {
     return IoError(path, "fchmod of the temporary file", errno);
   }
-  if (int err = WriteAll(fd.Get(), data); err != 0) {
+  if (int err = WriteAll(fd.get(), data); err != 0) {
     return IoError(path, "writing the temporary file", err);
   }
-  if (int err = FsyncRetrying(fd.Get()); err != 0) {
+  if (int err = FsyncRetrying(fd.get()); err != 0) {
     return IoError(path, "fsync of the temporary file", err);
   }
   if (int err = fd.Close(); err != 0) {
@@ -156,9 +135,9 @@ Result<std::string> ReadFileBounded(const fs::path& path, uint64_t max_bytes) {
     }
     return IoError(path, "open", errno);
   }
-  Fd fd(raw_fd);
+  UniqueFd fd(raw_fd);
   struct stat st {};
-  if (::fstat(fd.Get(), &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     return IoError(path, "fstat", errno);
   }
   if (S_ISDIR(st.st_mode)) {
@@ -184,7 +163,7 @@ Result<std::string> ReadFileBounded(const fs::path& path, uint64_t max_bytes) {
     // (Written without max_bytes + 1, which wraps for UINT64_MAX.)
     const uint64_t left = max_bytes - out.size();
     const size_t want = left < sizeof(buffer) ? static_cast<size_t>(left) + 1 : sizeof(buffer);
-    ssize_t n = ::read(fd.Get(), buffer, want);
+    ssize_t n = ::read(fd.get(), buffer, want);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -240,8 +219,8 @@ Status SyncDirectory(const fs::path& dir) {
   if (raw_fd < 0) {
     return IoError(dir, "opening the directory to fsync it", errno);
   }
-  Fd fd(raw_fd);
-  if (int err = FsyncRetrying(fd.Get()); err != 0) {
+  UniqueFd fd(raw_fd);
+  if (int err = FsyncRetrying(fd.get()); err != 0) {
     return IoError(dir, "fsync", err);
   }
   if (int err = fd.Close(); err != 0) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/crypto/hash.h"
+#include "core/io/unique_fd.h"
 
 namespace mdu::signer::repo {
 namespace {
@@ -29,20 +30,7 @@ constexpr off_t kSplitThreshold = 8 << 20;
 constexpr std::array<crypto::HashAlgorithm, 2> kAlgorithms = {crypto::HashAlgorithm::kSha256,
                                                               crypto::HashAlgorithm::kSha512};
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using io::UniqueFd;
 
 std::string TempName() {
   static thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -70,14 +58,14 @@ Status WriteAll(int fd, const uint8_t* data, size_t size, const fs::path& path) 
 Result<IngestedFile> IngestOne(const fs::path& source, const fs::path& blob_dir,
                                std::vector<uint8_t>& buffer,
                                const std::function<void(uint64_t)>& on_bytes) {
-  Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     return MakeError(ErrorKind::kIo, "cannot open target file " + source.string() + ": " +
                                          std::strerror(errno) + " (check the path)");
   }
   IngestedFile out;
   out.source = source;
-  std::optional<Fd> blob;
+  std::optional<UniqueFd> blob;
   if (!blob_dir.empty()) {
     out.temp_blob = blob_dir / TempName();
     blob.emplace(::open(out.temp_blob.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/client/chunk_pipeline.h"
 #include "core/common/hex.h"
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
@@ -487,39 +488,64 @@ Result<ResumeReport> Updater::DownloadTargetResumable(const TargetMatch& match,
   if (download.progress) download.progress(kept, length);
 
   if (kept < length) {
-    uint64_t held = kept;
+    // Receiving runs on this thread; hashing and writing on the pipeline's worker, which owns
+    // `hasher`, `partial`'s position, `held` and `unsynced` from its start until Finish/Cancel.
+    uint64_t held = kept;  // bytes in the partial file
     uint64_t unsynced = 0;
+    std::unique_ptr<ChunkPipeline> pipeline;
+    auto consume = [&](std::string_view block) -> Status {
+      hasher->Update(AsBytes(block));
+      MDU_RETURN_IF_ERROR(WriteAll(partial.fd(), block, partial.path()));
+      held += block.size();
+      unsynced += block.size();
+      if (unsynced >= download.sync_interval) {
+        unsynced = 0;
+        MDU_RETURN_IF_ERROR(partial.Sync());
+      }
+      if (download.progress) download.progress(held, length);
+      return {};
+    };
     Status fetched = fetcher_.FetchFrom(
         TargetUrl(match), kept, length,
         [&](uint64_t start) -> Status {
-          if (start == held) return {};
-          if (start != 0) {
-            return MakeError(ErrorKind::kDownload, "the source resumed at byte " +
-                                                       std::to_string(start) + ", asked for " +
-                                                       std::to_string(held));
+          if (pipeline) {
+            return MakeError(ErrorKind::kDownload, "the source started the download twice");
           }
-          // The source cannot resume: everything comes again.
-          report.restarted = true;
-          held = 0;
-          hasher = std::make_unique<crypto::MultiHasher>(algorithms);
-          return partial.TruncateTo(0);
+          if (start != kept) {
+            if (start != 0) {
+              return MakeError(ErrorKind::kDownload, "the source resumed at byte " +
+                                                         std::to_string(start) + ", asked for " +
+                                                         std::to_string(kept));
+            }
+            // The source cannot resume: everything comes again.
+            report.restarted = true;
+            held = 0;
+            hasher = std::make_unique<crypto::MultiHasher>(algorithms);
+            MDU_RETURN_IF_ERROR(partial.TruncateTo(0));
+          }
+          MDU_ASSIGN_OR_RETURN(pipeline, ChunkPipeline::Start(download.pipeline, consume));
+          return {};
         },
         [&](std::string_view chunk) -> Status {
-          hasher->Update(AsBytes(chunk));
-          MDU_RETURN_IF_ERROR(WriteAll(partial.fd(), chunk, partial.path()));
-          held += chunk.size();
+          if (!pipeline) return MakeError(ErrorKind::kInternal, "a chunk before the start");
           report.fetched += chunk.size();
-          unsynced += chunk.size();
-          if (unsynced >= download.sync_interval) {
-            unsynced = 0;
-            MDU_RETURN_IF_ERROR(partial.Sync());
-          }
-          if (download.progress) download.progress(held, length);
-          return {};
+          return pipeline->Push(chunk);
         });
-    if (!fetched) {
-      const Error error = fetched.error().WithContext(what + " (" + std::to_string(held) + " of " +
-                                                      std::to_string(length) + " bytes held)");
+    // What arrived is written out (and kept for the next attempt) unless the source sent data
+    // the metadata does not allow; then it is dropped unwritten.
+    Status drained;
+    if (pipeline) {
+      if (!fetched && !KeepsPartialBytes(fetched.error().kind())) {
+        pipeline->Cancel();
+      } else {
+        drained = pipeline->Finish();
+      }
+      pipeline.reset();
+    }
+    if (!fetched || !drained) {
+      const Error& first = !fetched ? fetched.error() : drained.error();
+      const Error error = first.WithContext(what + " (" + std::to_string(held) + " of " +
+                                            std::to_string(length) + " bytes held)");
       if (!KeepsPartialBytes(error.kind())) return MakeError(discard(error));
       (void)partial.Sync();  // best effort: the bytes held are what the next attempt resumes
       return MakeError(error);

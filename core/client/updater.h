@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/client/chunk_pipeline.h"
 #include "core/client/clock.h"
 #include "core/client/fetcher.h"
 #include "core/client/metadata_store.h"
@@ -78,7 +79,12 @@ struct ResumableDownload {
   std::filesystem::path partial;
   // Where the verified file goes (same file system as `partial`; its directory must exist).
   std::filesystem::path destination;
-  ProgressSink progress;  // optional
+  // Optional. Called from the download's worker thread (one call at a time, in order), not from
+  // the thread that called DownloadTargetResumable, except for the first call (the kept bytes).
+  ProgressSink progress;
+  // Receiving overlaps hashing and writing (core/client/chunk_pipeline.h): memory for the data
+  // in flight is buffers * buffer_size, whatever the target size.
+  ChunkPipelineOptions pipeline;
   // The partial file is flushed to disk (fdatasync) every this many bytes, so a power loss loses
   // at most that much of the progress.
   uint64_t sync_interval = uint64_t{64} << 20;

@@ -3,7 +3,9 @@
 // and discarded, a source that cannot resume, a partial file longer than the target, a complete
 // partial file verified without a download.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
@@ -85,12 +87,14 @@ class RangeFetcher final : public Fetcher {
       if (at + chunk.size() > max_length) return MakeError(ErrorKind::kLimitExceeded, "too long");
       MDU_RETURN_IF_ERROR(sink(chunk));
       sent += chunk.size();
+      delivered += chunk.size();
     }
     return {};
   }
 
   std::optional<uint64_t> fail_after;
   bool ignore_range = false;
+  uint64_t delivered = 0;  // bytes the sink accepted, all calls
   std::vector<uint64_t> offsets;
 
  private:
@@ -254,6 +258,44 @@ TEST_F(ResumableDownloadTest, MaliciousSourceDataIsNeverHandedOut) {
   EXPECT_ERROR_KIND(updater.DownloadTargetResumable(match, download_), ErrorKind::kDownload);
   EXPECT_EQ(fs::file_size(download_.partial), 1000u);
   EXPECT_FALSE(fs::exists(download_.destination));
+}
+
+TEST_F(ResumableDownloadTest, SmallPipelineBuffersGiveTheSameFile) {
+  RangeFetcher fetcher(sim_);
+  fetcher.fail_after = 10000;  // stops after 3 chunks of 4096: not a multiple of 1000
+  download_.pipeline = {.buffers = 2, .buffer_size = 1000};
+  Updater updater = NewUpdater(fetcher);
+  const TargetMatch match = Match(updater);
+  EXPECT_ERROR_KIND(updater.DownloadTargetResumable(match, download_), ErrorKind::kDownload);
+  EXPECT_EQ(fs::file_size(download_.partial), 12288u);  // everything received was written
+  ASSERT_OK(updater.DownloadTargetResumable(match, download_));
+  EXPECT_EQ(ReadFile(download_.destination), content_);
+}
+
+// A failing write (here the file size limit, EFBIG) on the writer thread stops the transfer
+// within the buffers in flight; the bytes written stay for the next attempt.
+TEST_F(ResumableDownloadTest, WriterErrorStopsTheReceiver) {
+  RangeFetcher fetcher(sim_);
+  download_.pipeline = {.buffers = 2, .buffer_size = 8192};
+  Updater updater = NewUpdater(fetcher);
+  const TargetMatch match = Match(updater);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  void (*old_handler)(int) = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = saved;
+  limited.rlim_cur = 50000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  Result<ResumeReport> report = updater.DownloadTargetResumable(match, download_);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_ERROR_KIND(report, ErrorKind::kIo);
+  EXPECT_LT(fetcher.delivered, 50000u + 4 * 8192 + 4096) << "the receiver went on";
+  EXPECT_FALSE(fs::exists(download_.destination));
+  ASSERT_TRUE(fs::exists(download_.partial));
+  EXPECT_LE(fs::file_size(download_.partial), 50000u);
+
+  ASSERT_OK(updater.DownloadTargetResumable(match, download_));  // resumes after the error
+  EXPECT_EQ(ReadFile(download_.destination), content_);
 }
 
 TEST(FileFetcherResumeTest, StartsAtTheOffset) {

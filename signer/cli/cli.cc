@@ -25,6 +25,7 @@ constexpr RegisterFunction kCommandRegistry[] = {
     RegisterRotateCommands,
     RegisterStatusCommand,
     RegisterPublishCommands,
+    RegisterAuthorizeCommands,
 };
 
 constexpr const char* kDescription =

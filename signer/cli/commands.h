@@ -31,6 +31,7 @@ void RegisterSignCommands(CLI::App& app, Context& ctx);     // sign_command.cc: 
 void RegisterRotateCommands(CLI::App& app, Context& ctx);   // rotate_command.cc: rotate-root|...
 void RegisterStatusCommand(CLI::App& app, Context& ctx);    // status_command.cc
 void RegisterPublishCommands(CLI::App& app, Context& ctx);  // publish_command.cc
+void RegisterAuthorizeCommands(CLI::App& app, Context& ctx);  // authorize_command.cc
 
 }  // namespace mdu::signer
 

@@ -17,6 +17,7 @@
 #include "signer/cli/context.h"
 #include "signer/cli/options.h"
 #include "signer/keystore/keystore.h"
+#include "signer/pkcs11/uri.h"
 #include "signer/repo/key_files.h"
 #include "signer/repo/publish.h"
 #include "signer/repo/workspace.h"
@@ -115,6 +116,13 @@ Result<CommandOutput> RunExportKey(const Context& ctx, const ExportKeyOptions& o
     return MakeError(ErrorKind::kPolicy,
                      "only the timestamp and snapshot keys may leave the signing machine; " +
                          opts.role + " keys never do");
+  }
+  if (pkcs11::IsPkcs11Uri(opts.key)) {
+    // Token keys are non-extractable by design; the server needs an encrypted key file.
+    return MakeError(ErrorKind::kPolicy,
+                     "a pkcs11: token key cannot be exported: it never leaves its token. Give "
+                     "the repository server an encrypted " + opts.role +
+                         " key file (signer keygen, then rotate-root --role " + opts.role + ")");
   }
   MDU_ASSIGN_OR_RETURN(repo::Workspace ws,
                        repo::Workspace::Open(ctx.workspace(), repo::LockMode::kShared));

@@ -9,6 +9,8 @@
 
 #include "signer/cli/commands.h"
 #include "signer/cli/context.h"
+#include "signer/pkcs11/token_key.h"
+#include "signer/pkcs11/uri.h"
 #include "signer/repo/key_files.h"
 #include "signer/repo/rotation.h"
 #include "signer/repo/workspace.h"
@@ -32,6 +34,11 @@ struct KeyOptions {
 
 // A key named by its ID or by a key file.
 Result<std::string> KeyIdOf(const std::string& key) {
+  // A lost or compromised token is revoked by its URI, like a key file.
+  if (pkcs11::IsPkcs11Uri(key)) {
+    MDU_ASSIGN_OR_RETURN(crypto::PublicKey pub, pkcs11::ReadTokenPublicKey(key));
+    return pub.KeyId();
+  }
   std::error_code ec;
   if (fs::is_regular_file(key, ec)) {
     MDU_ASSIGN_OR_RETURN(crypto::PublicKey pub, repo::LoadPublicKey(key));
@@ -39,7 +46,8 @@ Result<std::string> KeyIdOf(const std::string& key) {
   }
   if (key.size() != 64 || key.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return MakeError(ErrorKind::kInvalidArgument,
-                     "\"" + key + "\" is neither a key file nor a 64-hex-digit key ID");
+                     "\"" + key +
+                         "\" is neither a key file, a pkcs11: URI nor a 64-hex-digit key ID");
   }
   return key;
 }
@@ -159,7 +167,8 @@ void RegisterRotateCommands(CLI::App& app, Context& ctx) {
       "revoke-key",
       "Remove a (compromised) key from every role and delegation that lists it; the changed "
       "roles get new versions to sign with the remaining keys");
-  revoke->add_option("KEY", rev->key, "Key ID or key file")->required();
+  revoke->add_option("KEY", rev->key, "Key ID, key file or pkcs11: URI of a token key")
+      ->required();
   revoke->callback([&ctx, rev] { ctx.Finish(RunRevoke(ctx, *rev)); });
 
   CLI::App* rehearse = app.add_subcommand(

@@ -18,6 +18,7 @@
 #include "core/trust/trusted_set.h"
 #include "signer/repo/file_transaction.h"
 #include "signer/repo/status.h"
+#include "signer/repo/workspace_lock.h"
 
 namespace mdu::signer::repo {
 namespace {
@@ -297,6 +298,12 @@ Result<PublishReport> Publish(Workspace& ws, const PublishOptions& options) {
   const fs::path out = fs::absolute(options.out).lexically_normal();
   const fs::path parent = out.parent_path();
   MDU_RETURN_IF_ERROR(io::CreateDirectories(parent));
+  // Two workspaces publishing into one --out would interleave their swaps; hold the tree's
+  // own lock (beside it, so it survives the swap) until the swap is done.
+  MDU_ASSIGN_OR_RETURN(
+      WorkspaceLock out_lock,
+      WorkspaceLock::AcquireFile(parent / ("." + out.filename().string() + ".lock"),
+                                 LockMode::kExclusive, "the published repository " + out.string()));
   std::string pattern = (parent / ("." + out.filename().string() + ".publish-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     return MakeError(IoError("creating a temporary directory beside " + out.string(), errno));

@@ -75,13 +75,18 @@ WorkspaceLock::~WorkspaceLock() {
 }
 
 Result<WorkspaceLock> WorkspaceLock::Acquire(const fs::path& dir, LockMode mode) {
+  return AcquireFile(dir / kLockFileName, mode, "the workspace " + dir.string());
+}
+
+Result<WorkspaceLock> WorkspaceLock::AcquireFile(const fs::path& lock_file, LockMode mode,
+                                                 const std::string& what) {
   WorkspaceLock lock;
   if (mode == LockMode::kNone) return lock;
-  lock.path_ = dir / kLockFileName;
+  lock.path_ = lock_file;
   lock.fd_ = ::open(lock.path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock.fd_ < 0) {
-    return MakeError(ErrorKind::kIo, "cannot open the workspace lock " + lock.path_.string() +
-                                         ": " + std::strerror(errno));
+    return MakeError(ErrorKind::kIo, "cannot open the lock " + lock.path_.string() + " of " +
+                                         what + ": " + std::strerror(errno));
   }
   const int op = (mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
   while (::flock(lock.fd_, op) != 0) {
@@ -92,7 +97,7 @@ Result<WorkspaceLock> WorkspaceLock::Acquire(const fs::path& dir, LockMode mode)
     }
     const std::string holder = ReadHolder(lock.fd_);
     return MakeError(ErrorKind::kPolicy,
-                     "the workspace " + dir.string() + " is in use by another signer command (" +
+                     what + " is in use by another signer command (" +
                          (holder.empty() ? std::string("a command that only reads it") : holder) +
                          "); wait for it to finish, then run this command again");
   }

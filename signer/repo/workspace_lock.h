@@ -40,6 +40,10 @@ class WorkspaceLock {
   // Locks `dir` (which must exist). kPolicy error naming the holder when another process
   // holds a conflicting lock; kIo if the lock file cannot be opened.
   static Result<WorkspaceLock> Acquire(const std::filesystem::path& dir, LockMode mode);
+  // The same on any lock file; `what` names the protected thing in the error ("the published
+  // repository /srv/repo").
+  static Result<WorkspaceLock> AcquireFile(const std::filesystem::path& lock_file,
+                                           LockMode mode, const std::string& what);
 
   bool held() const { return fd_ >= 0; }
   LockMode mode() const { return mode_; }

@@ -166,6 +166,34 @@ TEST_F(TokenCliTest, ReleaseWithRootAndTargetsKeysOnlyInTheToken) {
   }
 }
 
+// A lost token is revoked by its URI; a token key can never be exported for the server.
+TEST_F(TokenCliTest, RevokeByUriAndNoExportOfTokenKeys) {
+  ASSERT_EQ(TokenKeygen("root-1", "ed25519").status, 0);
+  ASSERT_EQ(TokenKeygen("timestamp", "ed25519").status, 0);
+  FileKeygen("root-2");
+  FileKeygen("targets");
+  FileKeygen("snapshot");
+  CliRun init = Signer({"init", "--root-key", Pub("root-1"), "--root-key", Pub("root-2"),
+                        "--root-threshold", "1", "--targets-key", Pub("targets"),
+                        "--snapshot-key", Pub("snapshot"), "--timestamp-key", Pub("timestamp")});
+  ASSERT_EQ(init.status, 0) << init.out;
+
+  CliRun exported = Signer({"export-online-key", "timestamp", "--key", Uri("timestamp"), "--out",
+                            (dir_ / "ts.key.json").string()});
+  EXPECT_EQ(exported.status, 1);
+  EXPECT_NE(exported.out.find("never leaves its token"), std::string::npos) << exported.out;
+  EXPECT_FALSE(fs::exists(dir_ / "ts.key.json"));
+
+  auto pub = ParsePublicKeyFile(ReadFile(Pub("root-1")), "root-1.pub.json");
+  ASSERT_TRUE(pub) << pub.error().ToString();
+  const fs::path staged_root = ws() / "metadata" / "root.json";
+  EXPECT_NE(ReadFile(staged_root).find(pub->KeyId()), std::string::npos);
+  CliRun revoked = Signer({"--quiet", "revoke-key", Uri("root-1")});
+  ASSERT_EQ(revoked.status, 0) << revoked.out;
+  EXPECT_EQ(revoked.out, pub->KeyId() + "\n");
+  EXPECT_EQ(ReadFile(staged_root).find(pub->KeyId()), std::string::npos);
+}
+
 TEST_F(TokenCliTest, KeygenErrorsAreClear) {
   CliRun missing = Signer({"keygen", "--name", "x", "--out-dir", keys().string(), "--pkcs11",
                            "pkcs11:token=absent;object=x", "--passphrase-env", testing::kPinEnv});

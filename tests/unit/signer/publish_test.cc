@@ -60,6 +60,27 @@ TEST_F(PublishTest, RefusesBelowThresholdListsWhatIsMissingAndTouchesNothing) {
   }
 }
 
+// Two workspaces publishing into one --out: the second waits for nothing and says why.
+TEST_F(PublishTest, RefusesWhileAnotherPublishHoldsTheOutput) {
+  Workspace ws = Init();
+  AddFile(ws, "fw.bin", "firmware");
+  SignAll(ws);
+  fs::create_directories(out_dir().parent_path());
+  auto held = WorkspaceLock::AcquireFile(
+      out_dir().parent_path() / ("." + out_dir().filename().string() + ".lock"),
+      LockMode::kExclusive, "test");
+  ASSERT_TRUE(held) << held.error().ToString();
+  auto refused = Publish(ws, Options());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::kPolicy);
+  EXPECT_NE(refused.error().message().find("the published repository"), std::string::npos)
+      << refused.error().message();
+  EXPECT_FALSE(fs::exists(out_dir()));
+  *held = WorkspaceLock();  // released: the publish goes through
+  auto published = Publish(ws, Options());
+  ASSERT_TRUE(published) << published.error().ToString();
+}
+
 TEST_F(PublishTest, RefusesSnapshotKeyNotInRoot) {
   Workspace ws = Init();
   SignAll(ws);

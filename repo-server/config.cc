@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <utility>
 
+#include "core/common/loopback.h"
+
 namespace mdu::server {
 namespace {
 
@@ -50,10 +52,6 @@ std::string HostOf(const std::string& address) {
   return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
-
 void AddServerOptions(CLI::App& app, ServerConfig& c) {
   app.set_config("--config", "",
                  "TOML file of settings: `key = value` lines whose keys are the long flag names "
@@ -80,7 +78,7 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--crl", c.crl,
                  "PEM certificate revocation list(s) of --client-ca: handshakes with a revoked "
                  "device certificate fail. Checked at start (issuer, signature, nextUpdate); "
-                 "restart the server to load a new CRL")
+                 "SIGHUP loads a newer version of the file (later lastUpdate)")
       ->check(CLI::ExistingFile);
   app.add_option("--port-file", c.port_file,
                  "write the device listener's bound port to this file once listening");
@@ -195,6 +193,36 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  app.add_option("--max-concurrent-publishes", c.max_concurrent_publishes,
+                 "publish streams served at once; one more gets RESOURCE_EXHAUSTED (audited as "
+                 "publish_rejected)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
+  app.add_option("--publish-idle-timeout", c.publish_idle_timeout,
+                 "seconds a publish stream may send nothing before the server ends it "
+                 "(DEADLINE_EXCEEDED, audited), whatever the client's deadline")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--refused-credential-rate", c.refused_credential_rate,
+                 "refused operator credentials audited one by one per peer address and second "
+                 "(token bucket); beyond it refusals are counted into one "
+                 "credential_refusals_suppressed record per --audit-summary-interval")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--refused-credential-burst", c.refused_credential_burst,
+                 "refused operator credentials a peer may have audited at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
+  app.add_option("--audit-summary-interval", c.audit_summary_interval,
+                 "seconds between summary records of suppressed audit records")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--report-batch-max", c.report_batch_max,
+                 "device reports written per synced store write (group commit of concurrent "
+                 "reports; 1 writes each report with its own sync)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+
   // Process.
   app.add_option("--shutdown-grace", c.shutdown_grace,
                  "on SIGTERM/SIGINT, seconds in-flight calls get to finish before they are "
@@ -206,13 +234,29 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
 }
 
+Result<ServerConfig> ParseServerConfig(int argc, char** argv) {
+  ServerConfig config;
+  CLI::App app;
+  AddServerOptions(app, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return MakeError(ErrorKind::kInvalidArgument, std::string("configuration: ") + e.what());
+  }
+  if (CLI::Option* file = app.get_option("--config"); file->count() > 0) {
+    config.config_file = file->as<std::string>();
+  }
+  MDU_RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
 Status ValidateConfig(const ServerConfig& c) {
   bool has_tls = !c.tls_cert.empty() || !c.tls_key.empty();
   if (c.insecure && has_tls) return Usage("--insecure and --tls-cert/--tls-key exclude each other");
-  if (c.insecure && !IsLoopback(HostOf(c.listen))) {
+  if (c.insecure && !IsLoopbackHost(HostOf(c.listen))) {
     return Usage("--insecure is only allowed on a loopback address, not " + c.listen);
   }
-  if (c.insecure && !c.operator_listen.empty() && !IsLoopback(HostOf(c.operator_listen))) {
+  if (c.insecure && !c.operator_listen.empty() && !IsLoopbackHost(HostOf(c.operator_listen))) {
     return Usage("--insecure is only allowed on a loopback address, not " + c.operator_listen);
   }
   if (!c.insecure && (c.tls_cert.empty() || c.tls_key.empty())) {
@@ -300,6 +344,13 @@ json::Value ConfigRecord(const ServerConfig& c) {
       {"device_rate_milli", json::Value(static_cast<int64_t>(c.device_rate * 1000))},
       {"device_burst", json::Value(static_cast<int64_t>(c.device_burst))},
       {"max_connection_idle", json::Value(c.max_connection_idle)},
+      {"max_concurrent_publishes", json::Value(c.max_concurrent_publishes)},
+      {"publish_idle_timeout", json::Value(c.publish_idle_timeout)},
+      {"refused_credential_rate_milli",
+       json::Value(static_cast<int64_t>(c.refused_credential_rate * 1000))},
+      {"refused_credential_burst", json::Value(static_cast<int64_t>(c.refused_credential_burst))},
+      {"audit_summary_interval", json::Value(c.audit_summary_interval)},
+      {"report_batch_max", json::Value(c.report_batch_max)},
   });
 }
 

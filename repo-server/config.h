@@ -20,6 +20,7 @@
 #define MDU_REPO_SERVER_CONFIG_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/common/error.h"
@@ -79,6 +80,15 @@ struct ServerConfig {
   double device_rate = 20;
   double device_burst = 100;
   int64_t max_connection_idle = 600;
+  int64_t max_concurrent_publishes = 1;  // more publish streams at once: RESOURCE_EXHAUSTED
+  int64_t publish_idle_timeout = 60;     // seconds without a message before a publish is ended
+  // Refused operator credentials audited one by one per peer address (token bucket); the rest
+  // are counted into one summary record per interval.
+  double refused_credential_rate = 0.1;
+  double refused_credential_burst = 10;
+  int64_t audit_summary_interval = 60;
+  // Group commit of reports (repo-server/report_writer.h): reports per synced write.
+  int64_t report_batch_max = 256;
   // Process.
   int64_t shutdown_grace = 5;
   std::string log_level = "info";
@@ -86,6 +96,11 @@ struct ServerConfig {
 
 // Declares every flag of `repo-server` (and `--config`) on `app`, filling `config`.
 void AddServerOptions(CLI::App& app, ServerConfig& config);
+
+// Parses a command line (and the --config file it names) as at start, then ValidateConfig: the
+// configuration a SIGHUP reload would apply. kInvalidArgument with the reason. Never prints.
+Result<ServerConfig> ParseServerConfig(int argc, char** argv);
+using ServerConfigParser = std::function<Result<ServerConfig>()>;
 
 // Combinations the flags alone cannot express: TLS or --insecure on loopback, mutual TLS and
 // CRL need TLS, operator credentials with TLS, one passphrase source per key, limits > 0.
@@ -100,9 +115,8 @@ json::Value ConfigRecord(const ServerConfig& config);
 // present in only one of them included (null on the other side). Empty object if none.
 json::Value ConfigChanges(const json::Value& previous, const json::Value& current);
 
-// "host" of "host:port" / "[v6]:port"; true for localhost, ::1 and 127.0.0.0/8.
+// "host" of "host:port" / "[v6]:port" (loopback checks: core/common/loopback.h).
 std::string HostOf(const std::string& address);
-bool IsLoopback(const std::string& host);
 
 }  // namespace mdu::server
 

@@ -86,6 +86,15 @@ Result<VerifiedSigner> VerifyReportSignature(std::string_view certificate_pem,
 Result<bool> ReportIntake::Accept(ReportRecord record, std::string_view nonce,
                                   std::string_view signature, std::string_view signed_payload,
                                   std::string_view peer_certificate_pem) {
+  MDU_ASSIGN_OR_RETURN(ReportRecord checked, Check(std::move(record), nonce, signature,
+                                                   signed_payload, peer_certificate_pem));
+  return store_.PutReport(checked);
+}
+
+Result<ReportRecord> ReportIntake::Check(ReportRecord record, std::string_view nonce,
+                                         std::string_view signature,
+                                         std::string_view signed_payload,
+                                         std::string_view peer_certificate_pem) {
   if (nonce.size() > kMaxNonceBytes || signature.size() > kMaxSignatureBytes) {
     return MakeError(ErrorKind::kInvalidArgument,
                      "report nonce over 64 bytes or signature over 1 KiB");
@@ -115,7 +124,7 @@ Result<bool> ReportIntake::Accept(ReportRecord record, std::string_view nonce,
     record.certificate_sha256 = std::move(signer->certificate_sha256);
     record.certificate_pem = std::move(signer->certificate_pem);
   }
-  return store_.PutReport(record);
+  return record;
 }
 
 }  // namespace mdu::server

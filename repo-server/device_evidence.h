@@ -100,6 +100,11 @@ class ReportIntake {
   // TLS-verified client certificate ("" without one). True if newly stored.
   Result<bool> Accept(ReportRecord record, std::string_view nonce, std::string_view signature,
                       std::string_view signed_payload, std::string_view peer_certificate_pem);
+  // The evidence checks of Accept without the write: the record to store (received_time and
+  // evidence fields filled), for a caller that writes through a ReportWriter (group commit).
+  Result<ReportRecord> Check(ReportRecord record, std::string_view nonce,
+                             std::string_view signature, std::string_view signed_payload,
+                             std::string_view peer_certificate_pem);
 
   bool require_signatures() const { return require_signatures_; }
 

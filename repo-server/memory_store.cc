@@ -152,18 +152,23 @@ class MemoryStore final : public Store {
     return it->second.chunks[index];
   }
 
-  Result<bool> PutReport(const ReportRecord& report) override {
+  Result<std::vector<bool>> PutReports(std::span<const ReportRecord> reports) override {
     std::lock_guard lock(state_->mu);
-    auto key = std::make_pair(report.kind, report.id);
-    if (state_->reports.contains(key)) return false;
-    ReportRecord stored = report;
-    stored.sequence = state_->arrival.size() + 1;
-    state_->reports.emplace(key, std::move(stored));
-    state_->arrival.push_back(key);
-    if (report.kind != ReportKind::kSecurityEvent) {
-      ApplyToDevice(report, state_->devices[report.device_id]);
+    std::vector<bool> stored(reports.size(), false);
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const ReportRecord& report = reports[i];
+      auto key = std::make_pair(report.kind, report.id);
+      if (state_->reports.contains(key)) continue;
+      ReportRecord record = report;
+      record.sequence = state_->arrival.size() + 1;
+      state_->reports.emplace(key, std::move(record));
+      state_->arrival.push_back(key);
+      if (report.kind != ReportKind::kSecurityEvent) {
+        ApplyToDevice(report, state_->devices[report.device_id]);
+      }
+      stored[i] = true;
     }
-    return true;
+    return stored;
   }
 
   Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const override {

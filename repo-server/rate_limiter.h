@@ -15,9 +15,11 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace mdu::server {
 
@@ -34,8 +36,10 @@ class RateLimiter {
   // `now` defaults to std::chrono::steady_clock.
   explicit RateLimiter(RateLimit limit, SteadySeconds now = {});
 
-  bool enabled() const { return limit_.rate_per_second > 0; }
-  const RateLimit& limit() const { return limit_; }
+  bool enabled() const { return limit().rate_per_second > 0; }
+  RateLimit limit() const;
+  // A new rate and burst (SIGHUP reload); buckets keep their tokens, capped at the new burst.
+  void SetLimit(RateLimit limit);
 
   // Takes one token from `key`'s bucket; false (and nothing taken) if it is empty.
   bool Allow(std::string_view key);
@@ -52,11 +56,53 @@ class RateLimiter {
   static constexpr size_t kShards = 16;
 
   // Drops buckets that have refilled completely: forgetting them changes no decision.
-  void ForgetIdle(Shard& shard, double now);
+  void ForgetIdle(Shard& shard, double now, const RateLimit& current);
 
-  const RateLimit limit_;
+  mutable std::mutex limit_mu_;
+  RateLimit limit_;  // guarded by limit_mu_
   const SteadySeconds now_;
   std::array<Shard, kShards> shards_;
+};
+
+// Which refused operator credentials get an audit record of their own, so that a flood of bad
+// tokens cannot grow the audit log without bound: a token bucket per peer address (the port is
+// dropped: reconnecting does not buy a new bucket) and one shared by all peers (many addresses).
+// The refusals over either bucket are only counted; TakeSummary hands out their count (and up to
+// 16 of the peers) at most once per `summary_interval_seconds`, for one summary record.
+// The refusals themselves still happen: only their records are thinned out.
+//
+// Thread-safety: all methods may be called from any thread.
+class RefusalThrottle {
+ public:
+  struct Summary {
+    uint64_t suppressed = 0;
+    std::vector<std::string> peers;  // distinct, at most kMaxPeers
+    double seconds = 0;              // since the previous summary (or the first suppression)
+  };
+  static constexpr size_t kMaxPeers = 16;
+
+  RefusalThrottle(RateLimit per_peer, RateLimit all_peers, double summary_interval_seconds,
+                  RateLimiter::SteadySeconds now = {});
+
+  // One refusal from `peer` (gRPC's peer string, e.g. "ipv4:10.0.0.7:51234"): true if it gets
+  // its own audit record, false if it is only counted.
+  bool Admit(std::string_view peer);
+  // The refusals counted since the last summary, once the interval has passed; nullopt if none
+  // are due.
+  std::optional<Summary> TakeSummary();
+
+  // "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7", "ipv6:[::1]:5" -> "ipv6:[::1]".
+  static std::string PeerAddress(std::string_view peer);
+
+ private:
+  RateLimiter per_peer_;
+  RateLimiter all_peers_;
+  const double interval_;
+  const RateLimiter::SteadySeconds now_;
+  std::mutex mu_;
+  uint64_t suppressed_ = 0;
+  std::vector<std::string> peers_;
+  double since_ = 0;  // time of the first suppression after the last summary
 };
 
 }  // namespace mdu::server

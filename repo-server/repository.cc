@@ -150,6 +150,11 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
     if (!info) return std::nullopt;
     return info->length;
   };
+  if (rebase_) {
+    if (auto rebased = rebase_(session.input_, *current); !rebased) {
+      return rejected(rebased.error());
+    }
+  }
   auto verified = VerifyPublish(*current, bootstrap_root_, session.input_, clock_.Now(), lookup);
   if (!verified) return rejected(verified.error());
   PublishPlan& plan = *verified;

@@ -120,6 +120,14 @@ class Repository {
     listener_ = std::move(listener);
   }
 
+  // Called under the publish lock before verification, to adjust the uploaded files (the
+  // online timestamp rebase, see timestamp_resigner.h). Its error rejects the publish.
+  using PublishRebase = std::function<Status(PublishInput& input, const RepositoryView& current)>;
+  void set_publish_rebase(PublishRebase rebase) {
+    std::lock_guard lock(publish_mu_);
+    rebase_ = std::move(rebase);
+  }
+
   // Test-only fault injection (the kill -9 tests of the commit window): called under the publish
   // lock with "verified" just before a publish's Store::Commit and "committed" right after it,
   // before the view swap.
@@ -143,6 +151,7 @@ class Repository {
   std::mutex publish_mu_;
   CommitListener listener_;
   FaultHook fault_hook_;
+  PublishRebase rebase_;
   AuditLog* audit_ = nullptr;
   std::atomic<std::shared_ptr<const RepositoryView>> view_;
 };

@@ -1,7 +1,7 @@
 // The RocksDB Store (the server's default). The only file set that includes RocksDB headers is
 // rocksdb_store.cc. Contract: repo-server/store.h.
 //
-// Durability: Commit and PutReport are synced writes (WAL fsync) and atomic (one WriteBatch), so
+// Durability: Commit and PutReports are synced writes (WAL fsync) and atomic (one WriteBatch), so
 // a kill -9 or power loss leaves the previous or the new state. Blob chunks are written unsynced
 // while staging; the Commit that references them syncs the WAL, which covers them.
 #ifndef MDU_REPO_SERVER_ROCKSDB_STORE_H_

@@ -22,10 +22,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/crypto/hash.h"
 #include "core/crypto/keys.h"
 #include "core/io/file.h"
 #include "core/json/parser.h"
@@ -37,6 +39,7 @@
 #include "repo-server/config.h"
 #include "repo-server/crl.h"
 #include "repo-server/online_key.h"
+#include "repo-server/ops_client/commands.h"
 #include "repo-server/rate_limiter.h"
 #include "repo-server/repository.h"
 #include "repo-server/rocksdb_store.h"
@@ -57,13 +60,14 @@ Result<std::string> ReadText(const std::string& path, uint64_t limit, std::strin
   return std::move(*bytes);
 }
 
-// Blocks SIGTERM/SIGINT in every thread (call before any thread starts) so one thread can
-// sigwait for them.
+// Blocks SIGTERM/SIGINT (shutdown) and SIGHUP (reload) in every thread (call before any thread
+// starts) so one thread can sigwait for them.
 sigset_t BlockShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -244,6 +248,11 @@ Result<std::shared_ptr<grpc::ServerCredentials>> OperatorListenerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Bytes of a streamed target that gRPC may still queue per stream when it reports a write done.
+// Half a chunk: every 1 MiB chunk is written at once, and the next one is handed over while
+// the last 512 KiB of the previous are still on their way (measured: 2 MiB was no faster).
+constexpr int kStreamWriteBufferBytes = 512 << 10;
+
 // One gRPC server: its listener, services and limits.
 struct Listener {
   std::unique_ptr<grpc::Server> server;
@@ -260,6 +269,10 @@ Listener StartListener(const std::string& address,
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.SetMaxSendMessageSize(max_send_bytes);
+  // GetTarget streams (service.cc, TargetWriter) write with the buffer hint: a write counts as
+  // done while at most this many of its bytes still wait in the transport, so the next chunk
+  // is handed over before the connection runs dry. Per stream, so it bounds memory too.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, kStreamWriteBufferBytes);
   if (max_connection_idle > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                                static_cast<int>(std::min<int64_t>(
@@ -293,7 +306,135 @@ void InstallTestFaultHook(Repository& repository) {
   });
 }
 
-int Serve(const ServerConfig& config, const sigset_t& signals) {
+// sha256 of a file (to notice a changed file under the same path at reload).
+std::string FileDigest(const std::string& path, uint64_t limit) {
+  auto text = ReadText(path, limit, "file");
+  return text ? crypto::Sha256Hex(*text) : std::string();
+}
+
+Result<std::shared_ptr<const OperatorCredentials>> LoadOperatorCredentials(
+    const std::string& path) {
+  MDU_ASSIGN_OR_RETURN(auto text, ReadText(path, kMaxKeyFileBytes, "operator credentials"));
+  auto parsed = OperatorCredentials::Parse(text);
+  if (!parsed) return MakeError(parsed.error().WithContext(path));
+  return std::make_shared<const OperatorCredentials>(std::move(*parsed));
+}
+
+OperatorPolicy MakeOperatorPolicy(const ServerConfig& config,
+                                  std::shared_ptr<const OperatorCredentials> credentials) {
+  OperatorPolicy policy;
+  policy.credentials = std::move(credentials);
+  policy.upload.max_publish_bytes = static_cast<uint64_t>(config.max_publish_bytes);
+  policy.upload.max_target_bytes = static_cast<uint64_t>(config.max_target_bytes);
+  policy.publish_timeout = std::chrono::seconds(config.publish_timeout);
+  policy.publish_idle_timeout = std::chrono::seconds(config.publish_idle_timeout);
+  policy.max_concurrent_publishes = static_cast<int>(config.max_concurrent_publishes);
+  return policy;
+}
+
+// What SIGHUP may change while the server runs, and where it applies it.
+struct Reloadable {
+  const ServerConfigParser& parse;
+  AuditLog& audit;
+  RateLimiter* limiter;  // null without mutual TLS (no device identity to limit)
+  OperatorSettings& operator_settings;
+  CrlDirectory* crl;      // null without --crl at start (adding one needs a restart)
+  const Clock& clock;
+  ServerConfig active;   // as last applied
+  std::string credentials_sha256;  // of the operator credentials file as last loaded
+  std::string crl_sha256;          // of the CRL file as last loaded
+};
+
+// Settings a reload applies; any other difference is recorded as needing a restart.
+bool AppliedAtRuntime(const std::string& key) {
+  static const std::set<std::string> kRuntime = {
+      "operator_credentials", "operator_credentials_sha256", "device_rate_milli", "device_burst",
+      "max_publish_bytes", "max_target_bytes", "publish_timeout", "publish_idle_timeout",
+      "max_concurrent_publishes", "crl_sha256"};
+  return kRuntime.contains(key);
+}
+
+// SIGHUP: re-reads the command line's --config file and the operator credentials file. An
+// invalid configuration or credentials file is refused whole (logged and audited as
+// config_reload_refused); the running settings stay. Otherwise the runtime settings are applied
+// and one config_changed record lists every difference, with those that need a restart.
+void Reload(Reloadable& r) {
+  auto refuse = [&](const Error& error) {
+    spdlog::error("event=config_reload_refused error=\"{}\"", error.ToString());
+    (void)r.audit.Append("server", "config_reload_refused",
+                         json::Value::MakeObject({{"reason", json::Value(error.ToString())}}));
+  };
+  auto next = r.parse();
+  if (!next) return refuse(next.error());
+  std::shared_ptr<const OperatorCredentials> credentials;
+  std::string credentials_sha256;
+  if (!next->operator_credentials.empty()) {
+    auto text = ReadText(next->operator_credentials, kMaxKeyFileBytes, "operator credentials");
+    if (!text) return refuse(text.error());
+    auto parsed = OperatorCredentials::Parse(*text);
+    if (!parsed) return refuse(parsed.error().WithContext(next->operator_credentials));
+    credentials = std::make_shared<const OperatorCredentials>(std::move(*parsed));
+    credentials_sha256 = crypto::Sha256Hex(*text);
+  }
+  // A changed CRL file under the same path and client CA: added beside the one in use
+  // (repo-server/crl.h: gRPC's TLS stack reads it at the next handshake).
+  std::string crl_sha256 = r.crl_sha256;
+  const bool crl_reloadable =
+      r.crl != nullptr && next->crl == r.active.crl && next->client_ca == r.active.client_ca;
+  if (crl_reloadable) {
+    auto crl_pem = ReadText(next->crl, kMaxCrlFileBytes, "CRL");
+    if (!crl_pem) return refuse(crl_pem.error());
+    crl_sha256 = crypto::Sha256Hex(*crl_pem);
+    if (crl_sha256 != r.crl_sha256) {
+      auto ca_pem = ReadText(next->client_ca, kMaxKeyFileBytes, "client CA");
+      if (!ca_pem) return refuse(ca_pem.error());
+      if (auto added = r.crl->Add(*crl_pem, *ca_pem, r.clock.Now()); !added) {
+        return refuse(added.error().WithContext(next->crl));
+      }
+      spdlog::info("event=crl_loaded file={} crls={} revoked_certificates={}", next->crl,
+                   r.crl->crl_count(), r.crl->revoked_count());
+    }
+  }
+  // The credentials and CRL files' contents too: they may change under the same path.
+  auto with_digests = [](const ServerConfig& config, const std::string& credentials_digest,
+                         const std::string& crl_digest) {
+    json::Object record = ConfigRecord(config).as_object();
+    record.emplace_back("operator_credentials_sha256", json::Value(credentials_digest));
+    record.emplace_back("crl_sha256", json::Value(crl_digest));
+    return json::Value::MakeObject(std::move(record));
+  };
+  json::Value changes =
+      ConfigChanges(with_digests(r.active, r.credentials_sha256, r.crl_sha256),
+                    with_digests(*next, credentials_sha256, crl_sha256));
+
+  if (r.limiter != nullptr) r.limiter->SetLimit(RateLimit{next->device_rate, next->device_burst});
+  r.operator_settings.Set(MakeOperatorPolicy(*next, credentials));
+  if (next->log_level != r.active.log_level) {
+    spdlog::set_level(spdlog::level::from_str(next->log_level));
+  }
+  r.active = *next;
+  r.credentials_sha256 = credentials_sha256;
+  r.crl_sha256 = crl_sha256;
+
+  if (changes.as_object().empty()) {
+    spdlog::info("event=config_reloaded changes=none");
+    return;
+  }
+  std::string names;
+  json::Array restart;
+  for (const auto& [key, unused] : changes.as_object()) {
+    names += (names.empty() ? "" : ",") + key;
+    if (!AppliedAtRuntime(key)) restart.emplace_back(key);
+  }
+  spdlog::warn("event=config_changed trigger=SIGHUP settings={} restart_required={}", names,
+               restart.size());
+  (void)r.audit.Append("server", "config_changed",
+                       json::Value::MakeObject({{"trigger", json::Value("SIGHUP")},
+                                                {"changes", std::move(changes)},
+                                                {"restart_required", json::Value(restart)}}));
+}
+
+int Serve(const ServerConfig& config, const sigset_t& signals, const ServerConfigParser& parse) {
   SystemClock clock;
   auto root = ReadText(config.trusted_root, kMaxRootFileBytes, "trusted root");
   if (!root) return StartupFailed(root.error());
@@ -336,6 +477,10 @@ int Serve(const ServerConfig& config, const sigset_t& signals) {
                                               keys->snapshot ? &*keys->snapshot : nullptr);
     if (!resigner) return StartupFailed(resigner.error());
     resign_loop.emplace(*resigner, std::chrono::seconds(config.resign_interval));
+    (*repository)->set_publish_rebase(
+        [key = &*keys->timestamp](PublishInput& input, const RepositoryView& current) {
+          return RebaseUploadedTimestamp(input, current, *key);
+        });
     spdlog::info("event=timestamp_resigner_started keyid={} snapshot_keyid={}",
                  keys->timestamp->public_key().KeyId(),
                  keys->snapshot ? keys->snapshot->public_key().KeyId() : std::string("none"));
@@ -361,13 +506,11 @@ int Serve(const ServerConfig& config, const sigset_t& signals) {
     operator_credentials = *made;
   }
 
-  std::optional<OperatorCredentials> operators;
+  std::shared_ptr<const OperatorCredentials> operators;
   if (!config.operator_credentials.empty()) {
-    auto text = ReadText(config.operator_credentials, kMaxKeyFileBytes, "operator credentials");
-    if (!text) return StartupFailed(text.error());
-    auto parsed = OperatorCredentials::Parse(*text);
-    if (!parsed) return StartupFailed(parsed.error().WithContext(config.operator_credentials));
-    operators.emplace(std::move(*parsed));
+    auto loaded = LoadOperatorCredentials(config.operator_credentials);
+    if (!loaded) return StartupFailed(loaded.error());
+    operators = std::move(*loaded);
     spdlog::info("event=operator_credentials_loaded count={}", operators->size());
   } else {
     spdlog::warn(
@@ -390,13 +533,16 @@ int Serve(const ServerConfig& config, const sigset_t& signals) {
   device_guards.certificate_identity = mutual_tls;
   device_guards.audit = audit->get();
   device_guards.rate_limiter = mutual_tls ? &limiter : nullptr;
-  OperatorGuards operator_guards;
-  operator_guards.upload.max_publish_bytes = static_cast<uint64_t>(config.max_publish_bytes);
-  operator_guards.upload.max_target_bytes = static_cast<uint64_t>(config.max_target_bytes);
-  operator_guards.publish_timeout = std::chrono::seconds(config.publish_timeout);
+  device_guards.report_writer.max_batch = static_cast<size_t>(config.report_batch_max);
+  OperatorSettings operator_settings(MakeOperatorPolicy(config, operators));
+  RefusalThrottle refusals(
+      RateLimit{config.refused_credential_rate, config.refused_credential_burst},
+      // All peers together: ten peers' worth, so many addresses cannot flood the log either.
+      RateLimit{config.refused_credential_rate * 10, config.refused_credential_burst * 10},
+      static_cast<double>(config.audit_summary_interval));
   std::unique_ptr<grpc::Service> device = NewDeviceService(**repository, clock, device_guards);
-  std::unique_ptr<grpc::Service> operator_service = NewOperatorService(
-      **repository, operators ? &*operators : nullptr, audit->get(), operator_guards);
+  std::unique_ptr<grpc::Service> operator_service =
+      NewOperatorService(**repository, operator_settings, audit->get(), &refusals);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -452,12 +598,24 @@ int Serve(const ServerConfig& config, const sigset_t& signals) {
       "event=listening address={} port={} tls={} mutual_tls={} crl={} operator_auth={} "
       "operator_address={} operator_port={} device_rate={} max_publish_bytes={}",
       config.listen, device_listener.port, !config.insecure, mutual_tls, crl != nullptr,
-      operators.has_value(), config.operator_listen.empty() ? "shared" : config.operator_listen,
+      operators != nullptr, config.operator_listen.empty() ? "shared" : config.operator_listen,
       operator_listener.port, mutual_tls ? config.device_rate : 0.0, config.max_publish_bytes);
 
+  Reloadable reloadable{parse,
+                        **audit,
+                        mutual_tls ? &limiter : nullptr,
+                        operator_settings,
+                        crl.get(),
+                        clock,
+                        config,
+                        operators ? FileDigest(config.operator_credentials, kMaxKeyFileBytes) : "",
+                        crl ? FileDigest(config.crl, kMaxCrlFileBytes) : ""};
   std::thread signal_waiter([&] {
     int signal = 0;
-    sigwait(&signals, &signal);
+    for (sigwait(&signals, &signal); signal == SIGHUP; sigwait(&signals, &signal)) {
+      spdlog::info("event=reload_requested signal=SIGHUP");
+      Reload(reloadable);
+    }
     spdlog::info("event=shutdown_requested signal={}", signal);
     auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_grace);
     for (Listener* l : {&device_listener, &operator_listener}) {
@@ -482,7 +640,8 @@ int Serve(const ServerConfig& config, const sigset_t& signals) {
 int RunAuditCommand(int argc, char** argv) {
   CLI::App app{
       "repo-server audit: inspect the tamper-evident audit log (stop the server first: "
-      "the store is opened exclusively)",
+      "the store is opened exclusively). `repo-server audit list --server ...` reads it "
+      "from a running server (see `repo-server audit list --help`)",
       "repo-server audit"};
   app.require_subcommand(1);
   std::string data_dir;
@@ -533,6 +692,8 @@ int RunAuditCommand(int argc, char** argv) {
 }  // namespace
 
 int RunRepoServer(int argc, char** argv) {
+  // Operator commands (clients of a running server): repo-server/ops_client/commands.h.
+  if (ops::IsOperatorCommand(argc, argv)) return ops::RunOperatorCommand(argc, argv);
   if (argc > 1 && std::string_view(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
   ServerConfig config;
   CLI::App app{
@@ -547,7 +708,10 @@ int RunRepoServer(int argc, char** argv) {
       "(flags override it). Every operator action, refused device-id claim and start\n"
       "configuration (with the settings changed since the previous start) is appended to a\n"
       "hash-chained audit log; check it with `repo-server audit verify --data-dir DIR`\n"
-      "(see `repo-server audit --help`)."};
+      "(see `repo-server audit --help`).\n"
+      "Operator commands (clients of a running server's OperatorService; each has --help):\n"
+      "  repo-server publish|status|devices|history|failures|find-devices|audit list\n"
+      "    --server HOST:PORT (--ca-cert PEM | --insecure) (--token-file F | --token-env V)"};
   AddServerOptions(app, config);
   try {
     app.parse(argc, argv);
@@ -568,7 +732,9 @@ int RunRepoServer(int argc, char** argv) {
     return 1;
   }
   sigset_t signals = BlockShutdownSignals();
-  return Serve(config, signals);
+  // SIGHUP parses the same command line again (re-reading the --config file).
+  ServerConfigParser parse = [argc, argv]() { return ParseServerConfig(argc, argv); };
+  return Serve(config, signals, parse);
 }
 
 }  // namespace mdu::server

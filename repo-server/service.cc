@@ -3,9 +3,18 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "core/json/value.h"
 #include "core/metadata/metadata.h"
@@ -98,60 +107,189 @@ grpc::Status ToPublishStatus(const Error& error) {
 // The release of a SharedBytes held by a slice.
 void ReleaseShared(void* holder) { delete static_cast<SharedBytes*>(holder); }
 
-class TargetWriter final : public grpc::ServerWriteReactor<v1::TargetChunk> {
+// Appends `value` as a protobuf varint; returns the new end.
+uint8_t* PutVarint(uint8_t* out, uint64_t value) {
+  for (; value >= 0x80; value >>= 7) *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+void ReleaseChunk(void* holder) { delete static_cast<std::string*>(holder); }
+
+// The serialized TargetChunk{offset = 1, data = 2, total_length = 3}, byte for byte what
+// protobuf writes (fields in number order, zero values omitted), built around the chunk bytes:
+// `data` = (*chunk)[start, start + length) is referenced by a slice that owns `chunk`, so no
+// chunk byte is copied after the store read.
+grpc::ByteBuffer EncodeTargetChunk(uint64_t offset, std::unique_ptr<std::string> chunk,
+                                   size_t start, size_t length, uint64_t total_length) {
+  uint8_t head[24];  // two tags and two varints of at most 10 bytes
+  uint8_t* end = head;
+  if (offset != 0) {
+    *end++ = 0x08;  // field 1, varint
+    end = PutVarint(end, offset);
+  }
+  if (length != 0) {
+    *end++ = 0x12;  // field 2, length-delimited
+    end = PutVarint(end, length);
+  }
+  uint8_t tail[12];
+  uint8_t* tail_end = tail;
+  if (total_length != 0) {
+    *tail_end++ = 0x18;  // field 3, varint
+    tail_end = PutVarint(tail_end, total_length);
+  }
+  grpc::Slice slices[3];
+  size_t count = 0;
+  if (end != head) slices[count++] = grpc::Slice(head, static_cast<size_t>(end - head));
+  if (length != 0) {
+    char* data = chunk->data() + start;
+    slices[count++] = grpc::Slice(data, length, &ReleaseChunk, chunk.release());
+  }
+  if (tail_end != tail) slices[count++] = grpc::Slice(tail, static_cast<size_t>(tail_end - tail));
+  return grpc::ByteBuffer(slices, count);
+}
+
+// Streams one target from `offset` (resume) in chunks of at most kBlobChunkBytes. GetTarget is a
+// raw method so messages are built by EncodeTargetChunk without a protobuf copy.
+//
+// Read-ahead: while one message is with gRPC, the next chunk is read from the store, so a
+// completed write is followed at once by the next. Writes carry the buffer hint: with the
+// listener's GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE (kStreamWriteBufferBytes, server.cc) gRPC reports a
+// write done while up to that many of its bytes are still queued, which keeps the connection fed
+// while the next chunk is read. Memory per stream: the message in flight, the bytes gRPC still
+// queues (< the write buffer size) and the chunk read ahead: about 2.5 chunks.
+//
+// Cancellation (client gone, deadline passed): OnCancel stops further reads and the write in
+// flight completes not ok; the stream then finishes CANCELLED.
+//
+// Threads: reactions may run on any callback thread, also while another one is reading. Pump()
+// is the one place that acts; a thread that finds another one pumping only records its news, and
+// the pumping thread re-checks the state under the lock before it stops.
+class TargetWriter final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   TargetWriter(Store& store, BlobInfo info, uint64_t offset)
       : store_(store), info_(std::move(info)), offset_(offset) {
-    NextWrite();
+    Pump();
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) stopped_ = true;
     }
-    NextWrite();
+    Pump();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
   }
   void OnDone() override { delete this; }
 
  private:
-  void NextWrite() {
-    if (offset_ >= info_.length && !first_) {
-      Finish(grpc::Status::OK);
-      return;
+  // Called only from the handler (constructor) and reactions, so OnDone (which deletes this)
+  // cannot run before it returns.
+  void Pump() {
+    std::unique_lock lock(mu_);
+    if (pumping_ || finished_) return;
+    pumping_ = true;
+    while (true) {
+      if (!writing_ && (stopped_ || (!ready_ && end_))) {
+        // Nothing in flight: report the end (or the cancellation, or a read error).
+        grpc::Status status = stopped_ ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                                      "client went away")
+                                       : std::move(end_status_);
+        finished_ = true;
+        lock.unlock();
+        Finish(std::move(status));
+        return;
+      }
+      if (!writing_ && ready_) {
+        in_flight_.Clear();
+        in_flight_.Swap(&*ready_);  // ByteBuffer has no move; Swap moves the slices
+        ready_.reset();
+        writing_ = true;
+        // Not the first write: it carries the response headers, and chttp2 does not start a
+        // write for headers whose message has the buffer hint (the stream would stall when
+        // the write buffer holds a whole chunk).
+        grpc::WriteOptions options;
+        if (!first_write_) options.set_buffer_hint();
+        first_write_ = false;
+        lock.unlock();
+        StartWrite(&in_flight_, options);
+        lock.lock();
+        continue;
+      }
+      if (!ready_ && !end_ && !stopped_) {
+        lock.unlock();
+        grpc::ByteBuffer next;
+        const bool read = ReadNext(next);  // the blocking store read, unlocked
+        lock.lock();
+        if (read) ready_.emplace().Swap(&next);
+        continue;
+      }
+      break;  // a write in flight and the next message ready (or nothing left): wait
     }
-    chunk_.Clear();
-    chunk_.set_offset(offset_);
-    if (first_) chunk_.set_total_length(info_.length);
+    pumping_ = false;
+  }
+
+  // Fills `out` with the next message (and calls EndWith(OK) after the last one); false after
+  // EndWith(error). offset_ and first_ belong to the pumping thread.
+  bool ReadNext(grpc::ByteBuffer& out) {
+    const uint64_t offset = offset_;
+    const uint64_t total = first_ ? info_.length : 0;
     first_ = false;
-    if (offset_ < info_.length) {
-      uint64_t index = offset_ / info_.chunk_bytes;
-      auto data = store_.ReadBlobChunk(info_.blob_id, index);
-      if (!data) {
-        Finish(ToGrpcStatus(data.error()));
-        return;
-      }
-      uint64_t start = offset_ - index * info_.chunk_bytes;
-      if (start > data->size()) {
-        Finish(grpc::Status(grpc::StatusCode::INTERNAL, "stored blob shorter than recorded"));
-        return;
-      }
-      data->erase(0, start);
-      offset_ += data->size();
-      chunk_.set_data(std::move(*data));
+    if (offset >= info_.length) {  // resume at the very end, or an empty target
+      EndWith(grpc::Status::OK);
+      grpc::ByteBuffer message = EncodeTargetChunk(offset, nullptr, 0, 0, total);
+      out.Swap(&message);
+      return true;
     }
-    StartWrite(&chunk_);
+    const uint64_t index = offset / info_.chunk_bytes;
+    auto data = store_.ReadBlobChunk(info_.blob_id, index);
+    if (!data) {
+      EndWith(ToGrpcStatus(data.error()));
+      return false;
+    }
+    const uint64_t start = offset - index * info_.chunk_bytes;
+    if (data->size() <= start) {
+      EndWith(grpc::Status(grpc::StatusCode::INTERNAL, "stored blob shorter than recorded"));
+      return false;
+    }
+    const size_t length =
+        static_cast<size_t>(std::min<uint64_t>(data->size() - start, info_.length - offset));
+    offset_ = offset + length;
+    if (offset_ >= info_.length) EndWith(grpc::Status::OK);
+    grpc::ByteBuffer message =
+        EncodeTargetChunk(offset, std::make_unique<std::string>(std::move(*data)),
+                          static_cast<size_t>(start), length, total);
+    out.Swap(&message);
+    return true;
+  }
+  void EndWith(grpc::Status status) {
+    std::lock_guard lock(mu_);
+    end_ = true;
+    end_status_ = std::move(status);
   }
 
   Store& store_;
-  BlobInfo info_;
-  uint64_t offset_;
+  const BlobInfo info_;
+  uint64_t offset_;  // of the next chunk to read (pumping thread only)
   bool first_ = true;
-  v1::TargetChunk chunk_;
+  std::mutex mu_;
+  bool pumping_ = false;
+  bool first_write_ = true;
+  bool writing_ = false;   // in_flight_ is with gRPC
+  bool stopped_ = false;   // cancelled or a write failed: read nothing more
+  bool end_ = false;       // nothing more to read (end_status_ says why)
+  bool finished_ = false;
+  grpc::Status end_status_;
+  std::optional<grpc::ByteBuffer> ready_;  // read ahead, not yet handed to gRPC
+  grpc::ByteBuffer in_flight_;
 };
 
 using DeviceBase = v1::DeviceService::WithRawCallbackMethod_GetMetadata<
-    v1::DeviceService::WithCallbackMethod_GetTarget<
+    v1::DeviceService::WithRawCallbackMethod_GetTarget<
         v1::DeviceService::WithCallbackMethod_ReportInstallation<
             v1::DeviceService::WithCallbackMethod_ReportSecurityEvent<
                 v1::DeviceService::WithCallbackMethod_GetReportNonce<
@@ -166,7 +304,8 @@ class DeviceServiceImpl final : public DeviceBase {
         certificate_identity_(guards.certificate_identity),
         audit_(guards.audit),
         limiter_(guards.rate_limiter),
-        intake_(repository.store(), clock, guards.certificate_identity) {}
+        intake_(repository.store(), clock, guards.certificate_identity),
+        writer_(repository.store(), guards.report_writer) {}
 
   grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
@@ -177,9 +316,15 @@ class DeviceServiceImpl final : public DeviceBase {
     return reactor;
   }
 
-  grpc::ServerWriteReactor<v1::TargetChunk>* GetTarget(
-      grpc::CallbackServerContext* context, const v1::GetTargetRequest* request) override {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* GetTarget(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) override {
     if (grpc::Status admitted = Admit(*context); !admitted.ok()) return Refuse(admitted);
+    v1::GetTargetRequest parsed;
+    grpc::ByteBuffer copy(*raw_request);  // shares the slices; Deserialize consumes its argument
+    if (!grpc::SerializationTraits<v1::GetTargetRequest>::Deserialize(&copy, &parsed).ok()) {
+      return Refuse(InvalidArgument("malformed GetTargetRequest"));
+    }
+    const v1::GetTargetRequest* request = &parsed;
     std::string sha256;
     if (request->has_path()) {
       if (auto valid = metadata::ValidateTargetPath(request->path()); !valid) {
@@ -224,8 +369,8 @@ class DeviceServiceImpl final : public DeviceBase {
       record.release = request->to_version();
       record.success = request->success();
       record.payload = request->SerializeAsString();
-      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
-                       evidence::SigningPayload(*request), *response);
+      return Persist(*context, std::move(record), request->nonce(), request->signature(),
+                     evidence::SigningPayload(*request), *response, reactor);
     }
     reactor->Finish(status);
     return reactor;
@@ -254,8 +399,8 @@ class DeviceServiceImpl final : public DeviceBase {
       record.device_id = request->device_id();
       record.success = false;
       record.payload = request->SerializeAsString();
-      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
-                       evidence::SigningPayload(*request), *response);
+      return Persist(*context, std::move(record), request->nonce(), request->signature(),
+                     evidence::SigningPayload(*request), *response, reactor);
     }
     reactor->Finish(status);
     return reactor;
@@ -296,8 +441,8 @@ class DeviceServiceImpl final : public DeviceBase {
       record.id = request->report_id();
       record.device_id = request->device_id();
       record.payload = request->SerializeAsString();
-      status = Persist(*context, std::move(record), request->nonce(), request->signature(),
-                       evidence::SigningPayload(*request), *response);
+      return Persist(*context, std::move(record), request->nonce(), request->signature(),
+                     evidence::SigningPayload(*request), *response, reactor);
     }
     reactor->Finish(status);
     return reactor;
@@ -400,19 +545,37 @@ class DeviceServiceImpl final : public DeviceBase {
                         "device " + key + " exceeded its rate of " + rate + "; retry later");
   }
 
-  // Evidence checks (repo-server/device_evidence.h), then the idempotent write.
-  grpc::Status Persist(const grpc::CallbackServerContext& context, ReportRecord record,
-                       const std::string& nonce, const std::string& signature,
-                       const std::string& signed_payload, v1::ReportAck& ack) {
-    auto stored = intake_.Accept(std::move(record), nonce, signature, signed_payload,
+  // Evidence checks (repo-server/device_evidence.h), then the idempotent write through the group
+  // commit: the call finishes once the report's batch is synced (on the writer thread when it
+  // queued behind other reports, so those callback threads do not wait for the fsync).
+  grpc::ServerUnaryReactor* Persist(const grpc::CallbackServerContext& context, ReportRecord record,
+                                    const std::string& nonce, const std::string& signature,
+                                    const std::string& signed_payload, v1::ReportAck& ack,
+                                    grpc::ServerUnaryReactor* reactor) {
+    auto checked = intake_.Check(std::move(record), nonce, signature, signed_payload,
                                  PeerCertificatePem(context));
-    if (!stored) return ToGrpcStatus(stored.error());
-    ack.set_newly_stored(*stored);
-    return grpc::Status::OK;
+    if (!checked) {
+      reactor->Finish(ToGrpcStatus(checked.error()));
+      return reactor;
+    }
+    const bool queued =
+        writer_.Submit(std::move(*checked), [reactor, &ack](Result<bool> stored) {
+          if (!stored) {
+            reactor->Finish(ToGrpcStatus(stored.error()));
+            return;
+          }
+          ack.set_newly_stored(*stored);
+          reactor->Finish(grpc::Status::OK);
+        });
+    if (!queued) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "the server's report queue is full; retry later"));
+    }
+    return reactor;
   }
 
-  static grpc::ServerWriteReactor<v1::TargetChunk>* Refuse(grpc::Status status) {
-    class Refusal final : public grpc::ServerWriteReactor<v1::TargetChunk> {
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Refuse(grpc::Status status) {
+    class Refusal final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
      public:
       explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
@@ -426,25 +589,65 @@ class DeviceServiceImpl final : public DeviceBase {
   AuditLog* const audit_;
   RateLimiter* const limiter_;
   ReportIntake intake_;
+  ReportWriter writer_;  // after intake_: drained before anything it uses goes away
 };
 
 // ---- OperatorService ----
 
+class PublishReader;
+
+// Ends publish streams that stay silent longer than their idle timeout: a stalled client (or
+// one holding the publish slot on purpose) must not block publishing until its own deadline.
+// One thread checks every registered stream a few times per second. It holds the readers weakly
+// and pins one (shared_ptr) only while ending it, so a reader finishing meanwhile stays alive.
+class PublishWatchdog {
+ public:
+  PublishWatchdog() : thread_([this] { Run(); }) {}
+  ~PublishWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void Watch(std::weak_ptr<PublishReader> reader) {
+    std::lock_guard lock(mu_);
+    readers_.push_back(std::move(reader));
+  }
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<std::weak_ptr<PublishReader>> readers_;
+  std::thread thread_;  // last: started after the fields it uses
+};
+
 class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
  public:
-  PublishReader(Repository& repository, v1::PublishResponse* response, std::string actor,
-                AuditLog* audit, const OperatorGuards& guards)
-      : repository_(repository),
-        response_(response),
-        session_(repository.NewPublish()),
-        actor_(std::move(actor)),
-        audit_(audit),
-        budget_(guards.upload),
-        deadline_(std::chrono::steady_clock::now() + guards.publish_timeout) {
-    StartRead(&request_);
+  // Starts reading. Owns itself (`self_`) until OnDone; the watchdog may pin it meanwhile.
+  // `active` counts the publish streams in progress (decremented when the stream is finished).
+  static PublishReader* Start(Repository& repository, v1::PublishResponse* response,
+                              std::string actor, AuditLog* audit,
+                              std::shared_ptr<const OperatorPolicy> policy,
+                              std::atomic<int>& active, PublishWatchdog& watchdog) {
+    auto reader = std::shared_ptr<PublishReader>(new PublishReader(
+        repository, response, std::move(actor), audit, std::move(policy), active));
+    reader->self_ = reader;
+    watchdog.Watch(reader);
+    reader->ReadNext();
+    return reader.get();
   }
 
   void OnReadDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      reading_ = false;
+      if (finished_) return;  // ended by the watchdog while this read was pending
+    }
     if (!ok) {
       // The stream ended without PublishCommit: abandoned (the session discards its blobs).
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "publish stream ended without commit"));
@@ -490,15 +693,65 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
       Finish(ToPublishStatus(status.error()));
       return;
     }
+    ReadNext();
+  }
+
+  void OnDone() override {
+    std::shared_ptr<PublishReader> last = std::move(self_);  // may destroy *this on return
+  }
+
+  // Ends the stream if it has waited for a message longer than the idle timeout (the watchdog).
+  void ExpireIfIdle(std::chrono::steady_clock::time_point now) {
+    {
+      std::lock_guard lock(mu_);
+      if (!reading_ || finished_ || now - last_activity_ < policy_->publish_idle_timeout) return;
+      finished_ = true;  // decided here: a message arriving now is ignored (OnReadDone)
+    }
+    FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "publish stream sent nothing for " +
+                            std::to_string(policy_->publish_idle_timeout.count()) +
+                            " s (--publish-idle-timeout): ended by the server"));
+  }
+
+ private:
+  PublishReader(Repository& repository, v1::PublishResponse* response, std::string actor,
+                AuditLog* audit, std::shared_ptr<const OperatorPolicy> policy,
+                std::atomic<int>& active)
+      : repository_(repository),
+        response_(response),
+        session_(repository.NewPublish()),
+        actor_(std::move(actor)),
+        audit_(audit),
+        policy_(std::move(policy)),
+        active_(active),
+        budget_(policy_->upload),
+        deadline_(std::chrono::steady_clock::now() + policy_->publish_timeout) {}
+
+  void ReadNext() {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      reading_ = true;
+      last_activity_ = std::chrono::steady_clock::now();
+    }
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
-
- private:
-  // Every refusal of the stream itself (malformed, limits) is audited; verification rejections
-  // are audited by Repository::Publish.
+  // Finishes once (the watchdog and the stream may race). Every refusal of the stream itself
+  // (malformed, limits, idle) is audited; verification rejections are audited by
+  // Repository::Publish.
   void Finish(grpc::Status status) {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    FinishOnce(std::move(status));
+  }
+  void FinishOnce(grpc::Status status) {
+    // The publish slot is free once the outcome is decided: OnDone may come much later (a
+    // stalled client that has not closed its side keeps the call's last read pending).
+    active_.fetch_sub(1);
     if (!status.ok() && audit_ != nullptr && !committing_) {
       (void)audit_->Append(
           actor_, "publish_rejected",
@@ -550,12 +803,38 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
   std::unique_ptr<PublishSession> session_;
   const std::string actor_;
   AuditLog* audit_;
+  const std::shared_ptr<const OperatorPolicy> policy_;
+  std::atomic<int>& active_;
   UploadBudget budget_;
   const std::chrono::steady_clock::time_point deadline_;
   v1::PublishRequest request_;
   bool seen_header_ = false;
-  bool committing_ = false;
+  std::atomic<bool> committing_ = false;
+  std::shared_ptr<PublishReader> self_;
+  std::mutex mu_;  // the fields below: shared with the watchdog
+  bool reading_ = false;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point last_activity_;
 };
+
+void PublishWatchdog::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(250));
+    std::vector<std::shared_ptr<PublishReader>> live;
+    std::erase_if(readers_, [&](const std::weak_ptr<PublishReader>& weak) {
+      auto reader = weak.lock();
+      if (!reader) return true;
+      live.push_back(std::move(reader));
+      return false;
+    });
+    lock.unlock();
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& reader : live) reader->ExpireIfIdle(now);
+    live.clear();  // may run a reader's destructor: outside the lock
+    lock.lock();
+  }
+}
 
 void FillReports(const std::vector<ReportRecord>& records,
                  google::protobuf::RepeatedPtrField<v1::StoredReport>& out) {
@@ -616,23 +895,44 @@ bool InventoryMatches(const DeviceRecord& device, const v1::FindDevicesRequest& 
 
 class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
  public:
-  OperatorServiceImpl(Repository& repository, const OperatorCredentials* credentials,
-                      AuditLog* audit, OperatorGuards guards)
-      : repository_(repository), credentials_(credentials), audit_(audit), guards_(guards) {}
+  OperatorServiceImpl(Repository& repository, const OperatorSettings& settings, AuditLog* audit,
+                      RefusalThrottle* refusals)
+      : repository_(repository), settings_(settings), audit_(audit), refusals_(refusals) {}
 
   grpc::ServerReadReactor<v1::PublishRequest>* Publish(grpc::CallbackServerContext* context,
                                                        v1::PublishResponse* response) override {
+    class Refusal final : public grpc::ServerReadReactor<v1::PublishRequest> {
+     public:
+      explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    std::shared_ptr<const OperatorPolicy> policy = settings_.Get();
     Operator caller;
-    if (grpc::Status status = Authorize(*context, "Publish", /*publish=*/true, caller);
+    if (grpc::Status status = Authorize(*context, *policy, "Publish", /*publish=*/true, caller);
         !status.ok()) {
-      class Refusal final : public grpc::ServerReadReactor<v1::PublishRequest> {
-       public:
-        explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
-        void OnDone() override { delete this; }
-      };
       return new Refusal(std::move(status));
     }
-    return new PublishReader(repository_, response, caller.name, audit_, guards_);
+    // --max-concurrent-publishes: a slot is taken here and given back in the reader's OnDone.
+    int active = active_publishes_.load();
+    do {
+      if (active >= policy->max_concurrent_publishes) {
+        grpc::Status busy(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          std::to_string(active) + " publish stream(s) in progress: at most " +
+                              std::to_string(policy->max_concurrent_publishes) +
+                              " at once (--max-concurrent-publishes); retry later");
+        if (audit_ != nullptr) {
+          (void)audit_->Append(
+              caller.name, "publish_rejected",
+              json::Value::MakeObject(
+                  {{"code", json::Value(static_cast<int64_t>(busy.error_code()))},
+                   {"reason", busy.error_message()},
+                   {"peer", json::Value(context->peer())}}));
+        }
+        return new Refusal(std::move(busy));
+      }
+    } while (!active_publishes_.compare_exchange_weak(active, active + 1));
+    return PublishReader::Start(repository_, response, caller.name, audit_, std::move(policy),
+                                active_publishes_, watchdog_);
   }
 
   grpc::ServerUnaryReactor* GetRepositoryStatus(grpc::CallbackServerContext* context,
@@ -767,12 +1067,22 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   // PERMISSION_DENIED.
   grpc::Status Authorize(const grpc::CallbackServerContext& context, std::string_view method,
                          bool publish, Operator& caller) const {
-    if (credentials_ == nullptr) {
+    return Authorize(context, *settings_.Get(), method, publish, caller);
+  }
+  grpc::Status Authorize(const grpc::CallbackServerContext& context, const OperatorPolicy& policy,
+                         std::string_view method, bool publish, Operator& caller) const {
+    if (policy.credentials == nullptr) {
       caller = Operator{"anonymous", OperatorRole::kPublisher};
       return grpc::Status::OK;
     }
-    grpc::Status status = Authenticate(context, publish, caller);
+    grpc::Status status = Authenticate(context, *policy.credentials, publish, caller);
     if (audit_ != nullptr) {
+      RecordSuppressedRefusals();
+      // A flood of refused credentials is thinned out (repo-server/rate_limiter.h): refused
+      // still, but only the refusals within the peer's budget get a record of their own.
+      if (!status.ok() && refusals_ != nullptr && !refusals_->Admit(context.peer())) {
+        return status;
+      }
       json::Object detail = {{"method", json::Value(method)},
                              {"peer", json::Value(context.peer())}};
       if (!caller.name.empty()) {
@@ -789,7 +1099,22 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     return status;
   }
 
-  grpc::Status Authenticate(const grpc::CallbackServerContext& context, bool publish,
+  // At most one summary per interval, written by whichever call comes after it is due.
+  void RecordSuppressedRefusals() const {
+    if (refusals_ == nullptr) return;
+    auto summary = refusals_->TakeSummary();
+    if (!summary) return;
+    json::Array peers;
+    for (const std::string& peer : summary->peers) peers.emplace_back(peer);
+    (void)audit_->Append(
+        "server", "credential_refusals_suppressed",
+        json::Value::MakeObject({{"count", json::Value(static_cast<int64_t>(summary->suppressed))},
+                                 {"seconds", json::Value(static_cast<int64_t>(summary->seconds))},
+                                 {"peers", json::Value(std::move(peers))}}));
+  }
+
+  grpc::Status Authenticate(const grpc::CallbackServerContext& context,
+                            const OperatorCredentials& credentials, bool publish,
                             Operator& caller) const {
     const auto& metadata = context.client_metadata();
     auto it = metadata.find("authorization");
@@ -797,7 +1122,7 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "operator calls need \"authorization: Bearer <token>\" metadata");
     }
-    auto found = credentials_->Authenticate(std::string_view(it->second.data(), it->second.size()));
+    auto found = credentials.Authenticate(std::string_view(it->second.data(), it->second.size()));
     if (!found) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown operator token");
     }
@@ -811,9 +1136,11 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   }
 
   Repository& repository_;
-  const OperatorCredentials* credentials_;
+  const OperatorSettings& settings_;
   AuditLog* audit_;
-  const OperatorGuards guards_;
+  RefusalThrottle* refusals_;
+  std::atomic<int> active_publishes_{0};
+  PublishWatchdog watchdog_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace
@@ -856,15 +1183,9 @@ std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Cl
 }
 
 std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
-                                                  const OperatorCredentials* credentials,
-                                                  AuditLog* audit) {
-  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit, OperatorGuards{});
-}
-
-std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
-                                                  const OperatorCredentials* credentials,
-                                                  AuditLog* audit, const OperatorGuards& guards) {
-  return std::make_unique<OperatorServiceImpl>(repository, credentials, audit, guards);
+                                                  const OperatorSettings& settings,
+                                                  AuditLog* audit, RefusalThrottle* refusals) {
+  return std::make_unique<OperatorServiceImpl>(repository, settings, audit, refusals);
 }
 
 }  // namespace mdu::server

@@ -17,14 +17,17 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/service_type.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <utility>
 
 #include "core/common/error.h"
 #include "repo-server/audit_log.h"
 #include "repo-server/auth.h"
 #include "repo-server/clock.h"
 #include "repo-server/rate_limiter.h"
+#include "repo-server/report_writer.h"
 #include "repo-server/repository.h"
 #include "repo-server/upload_limits.h"
 
@@ -47,26 +50,54 @@ struct DeviceGuards {
   // Per-device token buckets keyed by the certificate's device id (so only with
   // certificate_identity): a call over the rate gets RESOURCE_EXHAUSTED.
   RateLimiter* rate_limiter = nullptr;
+  // Group commit of reports (repo-server/report_writer.h); max_batch = 1 turns it off.
+  ReportWriterOptions report_writer;
 };
 std::unique_ptr<grpc::Service> NewDeviceService(Repository& repository, const Clock& clock,
                                                 const DeviceGuards& guards);
 
-// `credentials` (borrowed, may be null = no operator authentication, the --insecure loopback
-// development mode): every call needs a known bearer token (else UNAUTHENTICATED); Publish needs
-// the publisher role (else PERMISSION_DENIED). `audit` (borrowed, may be null): each credential
-// use or refusal and each refused publish stream is recorded; ListAuditRecords reads the log.
-std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
-                                                  const OperatorCredentials* credentials = nullptr,
-                                                  AuditLog* audit = nullptr);
-// Limits of publish streams: upload caps (RESOURCE_EXHAUSTED when crossed) and the time from a
-// stream's start to its commit (DEADLINE_EXCEEDED after).
-struct OperatorGuards {
+// What a configuration reload (SIGHUP, server.cc) may change in the operator service. Each call
+// reads it once (a publish stream at its start).
+//   credentials  null = no operator authentication (the --insecure loopback development mode):
+//                every caller is the anonymous publisher. Otherwise every call needs a known
+//                bearer token (else UNAUTHENTICATED); Publish needs the publisher role (else
+//                PERMISSION_DENIED).
+//   upload, publish_timeout   upload caps (RESOURCE_EXHAUSTED when crossed) and the time from a
+//                stream's start to its commit (DEADLINE_EXCEEDED after).
+//   publish_idle_timeout      a stream that sends nothing for this long is ended by the server
+//                (DEADLINE_EXCEEDED, audited) whatever the client's deadline.
+//   max_concurrent_publishes  one more publish stream gets RESOURCE_EXHAUSTED (audited).
+struct OperatorPolicy {
+  std::shared_ptr<const OperatorCredentials> credentials;
   UploadLimits upload;
   std::chrono::seconds publish_timeout{3600};
+  std::chrono::seconds publish_idle_timeout{60};
+  int max_concurrent_publishes = 1;
 };
+
+// The current OperatorPolicy, replaced as a whole. Thread-safe.
+class OperatorSettings {
+ public:
+  explicit OperatorSettings(OperatorPolicy policy)
+      : current_(std::make_shared<const OperatorPolicy>(std::move(policy))) {}
+  std::shared_ptr<const OperatorPolicy> Get() const { return current_.load(); }
+  void Set(OperatorPolicy policy) {
+    current_.store(std::make_shared<const OperatorPolicy>(std::move(policy)));
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const OperatorPolicy>> current_;
+};
+
+// `settings` (borrowed, must outlive the service): see OperatorPolicy. `audit` (borrowed, may be
+// null): each credential use or refusal and each refused publish stream is recorded;
+// ListAuditRecords reads the log. `refusals` (borrowed, may be null = every refusal recorded):
+// which refused credentials get their own record; the others are summarized in one
+// `credential_refusals_suppressed` record per interval.
 std::unique_ptr<grpc::Service> NewOperatorService(Repository& repository,
-                                                  const OperatorCredentials* credentials,
-                                                  AuditLog* audit, const OperatorGuards& guards);
+                                                  const OperatorSettings& settings,
+                                                  AuditLog* audit,
+                                                  RefusalThrottle* refusals = nullptr);
 
 }  // namespace mdu::server
 

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,11 +168,19 @@ class Store {
   // Chunk `index` of a blob (staged or committed); kNotFound past the end.
   virtual Result<std::string> ReadBlobChunk(std::string_view blob_id, uint64_t index) const = 0;
 
-  // Stores a report unless one of the same kind and id exists. Returns true if newly stored.
-  // In the same write, updates the device's DeviceRecord (created by installation and inventory
-  // reports; security events leave it alone): installation reports set the last_* fields,
-  // inventory reports replace the inventory, and either sets certificate_sha256 when verified.
-  virtual Result<bool> PutReport(const ReportRecord& report) = 0;
+  // Stores several reports in one synced write (the group commit of repo-server/report_writer.h).
+  // Each report is stored unless one of the same kind and id exists, in the store or earlier in
+  // `reports`; element i of the result is true if reports[i] was newly stored. In the same write,
+  // updates each device's DeviceRecord (created by installation and inventory reports; security
+  // events leave it alone) in the order of `reports`: installation reports set the last_*
+  // fields, inventory reports replace the inventory, and either sets certificate_sha256 when
+  // verified. Indexes are part of the same write. An error means nothing of the call was stored.
+  virtual Result<std::vector<bool>> PutReports(std::span<const ReportRecord> reports) = 0;
+  // One report: PutReports of one. True if newly stored.
+  Result<bool> PutReport(const ReportRecord& report) {
+    MDU_ASSIGN_OR_RETURN(std::vector<bool> stored, PutReports(std::span(&report, 1)));
+    return stored.front();
+  }
   // Matching reports in order of arrival. Filters naming a device or a release use an index
   // (RocksDbStore), the others scan every report.
   virtual Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const = 0;

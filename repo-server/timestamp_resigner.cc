@@ -1,11 +1,36 @@
 #include "repo-server/timestamp_resigner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 
 #include "core/crypto/hash.h"
 #include "core/metadata/metadata.h"
 
 namespace mdu::server {
+
+Status RebaseUploadedTimestamp(PublishInput& input, const RepositoryView& current,
+                               const crypto::Signer& key) {
+  auto uploaded = input.metadata.find("timestamp.json");
+  const SharedBytes* published = current.Find("timestamp", 0);
+  if (uploaded == input.metadata.end() || published == nullptr) return {};
+  auto next = metadata::ParseMetadata<metadata::Timestamp>(uploaded->second);
+  if (!next) return MakeError(next.error().WithContext("uploaded timestamp.json"));
+  const int64_t published_version = current.CurrentVersion("timestamp");
+  if (next->role.common.version > published_version ||
+      next->role.snapshot_meta.version <= current.CurrentVersion("snapshot")) {
+    return {};
+  }
+  const int64_t uploaded_version = next->role.common.version;
+  metadata::Timestamp role = next->role;
+  role.common.version = published_version + 1;
+  auto signed_next = metadata::MakeMetadata(std::move(role));
+  MDU_RETURN_IF_ERROR(metadata::Sign(signed_next.envelope, key));
+  uploaded->second = signed_next.envelope.Serialize();
+  spdlog::info("event=timestamp_rebased uploaded_version={} published_version={} new_version={}",
+               uploaded_version, published_version, published_version + 1);
+  return {};
+}
 
 Result<TimestampResigner> TimestampResigner::Create(Repository& repository,
                                                     const crypto::Signer& key, ResignPolicy policy,

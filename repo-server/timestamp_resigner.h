@@ -53,6 +53,17 @@ class TimestampResigner {
   const crypto::Signer* snapshot_key_;
 };
 
+// The offline side publishes timestamp N+1 after its own last one, but the server may have
+// re-signed the timestamp since (N+1, N+2, ...): the upload would then be refused as a rollback
+// or as changed content under a published version. When the uploaded timestamp names a
+// snapshot newer than the published one (a new release) and its version is not above the
+// published timestamp, it is re-issued by the online `key`: same snapshot reference and
+// expiry, version = published + 1. Everything else (a replayed old release, an upload already
+// ahead) is left for the verifier to judge. The snapshot and targets still need their own
+// signatures, so the online key gains no power it does not have already.
+Status RebaseUploadedTimestamp(PublishInput& input, const RepositoryView& current,
+                               const crypto::Signer& key);
+
 }  // namespace mdu::server
 
 #endif  // MDU_REPO_SERVER_TIMESTAMP_RESIGNER_H_

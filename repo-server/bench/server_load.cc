@@ -97,11 +97,20 @@ void FillChunk(uint64_t index, uint64_t length, std::string& out) {
 std::shared_ptr<grpc::Channel> Connect(const std::string& server, int index = 0) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
-  // MDU_BENCH_WINDOW: the HTTP/2 receive window this client offers (bytes); gRPC's default
-  // starts at 64 KiB and grows by BDP probing.
-  if (const char* window = std::getenv("MDU_BENCH_WINDOW")) {
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, std::atoi(window));
+  // The client side of a fast target stream (/work/notes/stream-client-args.md): a fixed 8 MiB
+  // receive window (BDP probing off: its pings would replace the window) and 1 MiB frames.
+  // Overrides: MDU_BENCH_WINDOW (bytes), MDU_BENCH_BDP=1 (gRPC's default growing window,
+  // starting at 64 KiB), MDU_BENCH_FRAME (largest HTTP/2 frame the server may send us).
+  auto env_int = [](const char* name, int fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::atoi(value) : fallback;
+  };
+  const int bdp = env_int("MDU_BENCH_BDP", 0);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, bdp);
+  if (bdp == 0 || std::getenv("MDU_BENCH_WINDOW") != nullptr) {
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, env_int("MDU_BENCH_WINDOW", 8 << 20));
   }
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, env_int("MDU_BENCH_FRAME", 1 << 20));
   // A distinct argument per index gives each channel its own TCP connection.
   args.SetInt("mdu.bench.channel", index);
   return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);

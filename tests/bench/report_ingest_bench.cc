@@ -2,7 +2,8 @@
 // unsigned reports (the --insecure path) next to reports signed over a fresh nonce with ECDSA
 // P-256 and Ed25519 device keys (nonce issue + consume, signature verification with the
 // certificate, synced RocksDB write with its indexes). The device certificates are made with the
-// openssl CLI in a temporary directory. Run:
+// openssl CLI in a temporary directory. BM_ConcurrentReports: 1 and 64 concurrent writers with
+// and without group commit (repo-server/report_writer.h). Run:
 //   build/tests/bench/report_ingest_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "proto/report_signing.h"
 #include "repo-server/clock.h"
 #include "repo-server/device_evidence.h"
+#include "repo-server/report_writer.h"
 #include "repo-server/rocksdb_store.h"
 
 namespace mdu::server {
@@ -94,6 +96,60 @@ void BM_IngestReport(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_IngestReport)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+
+// Unsigned reports from 1 or 64 concurrent callers through the ReportWriter
+// (repo-server/report_writer.h) into one RocksDB store: arg 0 = max_batch (1: every report its
+// own synced write, the behaviour before group commit; 256: group commit). items_per_second is
+// the server-wide report rate (real time).
+struct SharedStore {
+  fs::path dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ReportWriter> writer;
+};
+SharedStore* shared_store = nullptr;
+
+void BM_ConcurrentReports(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_store = new SharedStore;
+    shared_store->dir = TempDir("concurrent");
+    auto store = OpenRocksDbStore(shared_store->dir / "db");
+    if (!store) {
+      state.SkipWithError("store");
+      return;
+    }
+    shared_store->store = std::move(*store);
+    ReportWriterOptions options;
+    options.max_batch = static_cast<size_t>(state.range(0));
+    shared_store->writer = std::make_unique<ReportWriter>(*shared_store->store, options);
+  }
+  int64_t n = 0;
+  for (auto _ : state) {
+    ReportRecord record;
+    record.id = "r-" + std::to_string(state.thread_index()) + "-" + std::to_string(n++);
+    record.device_id = "pump-" + std::to_string(state.thread_index());
+    record.release = "2.0";
+    record.payload = std::string(600, 'x');
+    auto stored = shared_store->writer->Write(std::move(record));
+    if (!stored || !*stored) state.SkipWithError("not stored");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    state.counters["batches"] = static_cast<double>(shared_store->writer->batches_written());
+    shared_store->writer.reset();
+    shared_store->store.reset();
+    fs::remove_all(shared_store->dir);
+    delete shared_store;
+    shared_store = nullptr;
+  }
+}
+BENCHMARK(BM_ConcurrentReports)
+    ->ArgName("max_batch")
+    ->Arg(1)
+    ->Arg(256)
+    ->Threads(1)
+    ->Threads(64)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace mdu::server

@@ -3,20 +3,25 @@
 // nonce and certificate; forged signatures, replayed nonces, another device's nonce and a key
 // that is not the certificate's are refused; inventories are listed and queried; duplicate ids
 // are stored once. Then through the real client-agent: a failed health check appears, signed,
-// in the server's device history, also when the server was down at the time of the update.
+// in the server's device history, also when the server was down at the time of the update; the
+// daemon retries its outbox with backoff; the inventory carries the installed release's SBOM hash.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
+#include "core/json/value.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "proto/report_signing.h"
 #include "tests/evidence/device_certs.h"
@@ -283,6 +288,40 @@ TEST_F(EvidenceTest, DuplicateReportIdsAreStoredOnce) {
   EXPECT_EQ(history.reports(0).report().log_excerpt(), "self test failed");  // the first copy
 }
 
+// Concurrent signed reports go through the group commit (repo-server/report_writer.h): every
+// call is answered after its batch is synced, each id is stored once and acknowledged as new
+// exactly once, however the copies of one id fall into batches.
+TEST_F(EvidenceTest, ConcurrentReportsWithDuplicateIdsAreStoredOnceThroughGroupCommit) {
+  StartMutualTls();
+  constexpr int kThreads = 8;
+  constexpr int kIds = 5;  // 8 x 5 x (nonce + report) calls: within device-a's default burst
+  std::atomic<int> ok{0}, newly{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = Device("device-a");
+      for (int i = 0; i < kIds; ++i) {
+        v1::InstallationReport report = Report("r-" + std::to_string((i + t) % kIds), "device-a");
+        report.set_log_excerpt("copy from thread " + std::to_string(t));
+        Sign(report, Nonce(*stub, "device-a"), "device-a");
+        v1::ReportAck ack;
+        grpc::Status status = Send(*stub, report, &ack);
+        EXPECT_TRUE(status.ok()) << status.error_message();
+        if (status.ok()) ++ok;
+        if (ack.newly_stored()) ++newly;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), kThreads * kIds);
+  EXPECT_EQ(newly.load(), kIds);
+  v1::DeviceHistory history = History("device-a");
+  ASSERT_EQ(history.reports_size(), kIds);
+  for (const auto& stored : history.reports()) {
+    EXPECT_EQ(stored.evidence(), v1::EVIDENCE_VERIFIED);
+  }
+}
+
 TEST_F(EvidenceTest, InventoryIsListedAndDevicesAreFoundByComponent) {
   StartMutualTls();
   const std::string sbom(64, 'b');
@@ -396,7 +435,10 @@ class AgentEvidenceTest : public EvidenceTest {
   // client-agent update against the python-tuf reference repository (manifest.txt, hardware
   // pump-x1) with a failing health check, reporting to the server on `port`.
   int RunAgent(const std::vector<std::string>& command, int port) {
-    const fs::path repo = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
+    return Server::WaitPid(Server::Spawn(AgentArgs(command, port)));
+  }
+  std::vector<std::string> AgentArgs(const std::vector<std::string>& command, int port) {
+    const fs::path& repo = agent_repo_;
     std::vector<std::string> args = {MDU_CLIENT_AGENT,
                                      "--metadata-dir",
                                      (dir_ / "md").string(),
@@ -409,9 +451,9 @@ class AgentEvidenceTest : public EvidenceTest {
                                      "--install-root",
                                      (dir_ / "install").string(),
                                      "--hardware-id",
-                                     "pump-x1",
+                                     agent_hardware_id_,
                                      "--health-check",
-                                     "exit 3",
+                                     agent_health_check_,
                                      "--report-server",
                                      "127.0.0.1:" + std::to_string(port),
                                      "--report-server-name",
@@ -423,12 +465,10 @@ class AgentEvidenceTest : public EvidenceTest {
                                      "--ca-cert",
                                      certs_.Path("server-ca.pem")};
     args.insert(args.end(), command.begin(), command.end());
-    pid_t pid = Server::Spawn(args);
-    return Server::WaitPid(pid);
+    return args;
   }
   void InitAgent() {
-    const fs::path root =
-        fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo" / "metadata" / "1.root.json";
+    const fs::path root = agent_repo_ / "metadata" / "1.root.json";
     pid_t pid = Server::Spawn(
         {MDU_CLIENT_AGENT, "--metadata-dir", (dir_ / "md").string(), "init", root.string()});
     ASSERT_EQ(Server::WaitPid(pid), 0);
@@ -452,6 +492,20 @@ class AgentEvidenceTest : public EvidenceTest {
     EXPECT_EQ(stored.evidence(), v1::EVIDENCE_VERIFIED);
     EXPECT_EQ(stored.certificate_sha256(), Fingerprint("device-a"));
   }
+  v1::ListDevicesResponse Devices() {
+    auto op = Operator();
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer bob-token");
+    v1::ListDevicesResponse devices;
+    grpc::Status status = op->ListDevices(&context, v1::ListDevicesRequest(), &devices);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return devices;
+  }
+
+  // The agent's repository, hardware id and health check (AgentArgs).
+  fs::path agent_repo_ = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
+  std::string agent_hardware_id_ = "pump-x1";
+  std::string agent_health_check_ = "exit 3";
 };
 
 TEST_F(AgentEvidenceTest, FailedHealthCheckAppearsSignedInTheDeviceHistory) {
@@ -484,6 +538,88 @@ TEST_F(AgentEvidenceTest, ReportsWaitInTheOutboxWhileTheServerIsDownThenArriveOn
   EXPECT_EQ(OutboxFiles(), 0u);
   EXPECT_EQ(RunAgent({"report", "flush"}, port_), 0);
   ExpectHealthCheckFailureInHistory();
+}
+
+TEST_F(AgentEvidenceTest, DaemonRetriesTheOutboxWithBackoffUntilTheServerIsBack) {
+  InitAgent();
+  // Reserve a port, then start nothing on it: the report server is down when the daemon starts.
+  StartMutualTls();
+  const int port = port_;
+  server_.reset();
+  // One update cycle an hour, so reports arriving later came from the backoff retries (1 s).
+  ASSERT_TRUE(io::WriteFileAtomically(
+      dir_ / "agent.json", R"({"poll": {"interval_s": 3600, "jitter_s": 0, "max_backoff_s": 1}})"));
+  const pid_t daemon =
+      Server::Spawn(AgentArgs({"--config", (dir_ / "agent.json").string(), "run"}, port));
+  // The inventory at start, the rolled-back install and the inventory after it wait.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (OutboxFiles() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(OutboxFiles(), 3u);
+  std::vector<std::string> flags = MutualTlsFlags();
+  flags[1] = "127.0.0.1:" + std::to_string(port);  // back on the port the daemon uses
+  server_ = std::make_unique<Server>(dir_, flags);
+  port_ = server_->Port();
+  ASSERT_EQ(port_, port);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (OutboxFiles() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(OutboxFiles(), 0u);
+  ::kill(daemon, SIGTERM);
+  EXPECT_EQ(Server::WaitPid(daemon), 0);
+  ExpectHealthCheckFailureInHistory();  // exactly one: nothing lost, nothing sent twice
+  const v1::ListDevicesResponse devices = Devices();
+  ASSERT_EQ(devices.devices_size(), 1);
+  EXPECT_GT(devices.devices(0).inventory_time(), 0);
+}
+
+TEST_F(AgentEvidenceTest, InventoryCarriesTheSbomHashAndTheDeviceIsFoundByIt) {
+  // A release whose signed custom metadata references its SBOM target (signer add-target --sbom).
+  const std::string sbom = R"({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []})";
+  const std::string sbom_sha256 = crypto::Sha256Hex(sbom);
+  sim_->AddTarget("targets", "pump/fw.bin.sbom.json", sbom,
+                  json::Value::MakeObject({{"sbom_for", "pump/fw.bin"}}));
+  sim_->AddTarget("targets", "pump/fw.bin", "firmware 2.0\n",
+                  json::Value::MakeObject(
+                      {{"version", "2.0.0"},
+                       {"security_version", 3},
+                       {"hardware_ids", json::Array{json::Value("pump-x2")}},
+                       {"sbom", json::Value::MakeObject({{"name", "pump/fw.bin.sbom.json"},
+                                                         {"sha256", sbom_sha256}})}}));
+  sim_->UpdateSnapshot();
+  agent_repo_ = dir_ / "agent-repo";
+  for (const auto& [path, bytes] : sim_->files) {
+    fs::create_directories((agent_repo_ / path).parent_path());
+    ASSERT_TRUE(io::WriteFileAtomically(agent_repo_ / path, bytes));
+  }
+  agent_hardware_id_ = "pump-x2";
+  agent_health_check_ = "exit 0";
+  StartMutualTls();
+  InitAgent();
+  EXPECT_EQ(RunAgent({"--target-name", "pump/fw.bin", "update"}, port_), 0);
+  EXPECT_EQ(OutboxFiles(), 0u);
+
+  const v1::ListDevicesResponse devices = Devices();
+  ASSERT_EQ(devices.devices_size(), 1);
+  ASSERT_EQ(devices.devices(0).installed_size(), 1);
+  const v1::InstalledTarget& installed = devices.devices(0).installed(0);
+  EXPECT_EQ(installed.name(), "pump/fw.bin");
+  EXPECT_EQ(installed.version(), "2.0.0");
+  EXPECT_EQ(installed.security_version(), 3);
+  EXPECT_EQ(installed.sha256(), crypto::Sha256Hex("firmware 2.0\n"));
+  EXPECT_EQ(installed.sbom_sha256(), sbom_sha256);
+
+  auto op = Operator();
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer bob-token");
+  v1::FindDevicesRequest by_sbom;
+  by_sbom.set_sbom_sha256(sbom_sha256);
+  v1::ListDevicesResponse found;
+  ASSERT_TRUE(op->FindDevices(&context, by_sbom, &found).ok());
+  ASSERT_EQ(found.devices_size(), 1);
+  EXPECT_EQ(found.devices(0).device_id(), "device-a");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // device-id claims, and kill -9 inside the commit window of a publish.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,7 +394,13 @@ TEST_F(OpsTest, HelpDocumentsEverySetting) {
                            "--publish-timeout",
                            "--device-rate",
                            "--device-burst",
-                           "--max-connection-idle"}) {
+                           "--max-connection-idle",
+                           "--max-concurrent-publishes",
+                           "--publish-idle-timeout",
+                           "--refused-credential-rate",
+                           "--refused-credential-burst",
+                           "--audit-summary-interval",
+                           "--report-batch-max"}) {
     EXPECT_NE(output.find(flag), std::string::npos) << flag;
   }
 }
@@ -515,6 +522,194 @@ TEST_F(OpsTest, PublishTimeoutEndsASlowPublish) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
 }
 
+// A publish stream that has sent its header and nothing more (holds a publish slot).
+struct OpenPublish {
+  grpc::ClientContext context;
+  v1::PublishResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::PublishRequest>> stream;
+  OpenPublish(v1::OperatorService::Stub& stub, const std::string& token, int deadline_seconds) {
+    context.set_deadline(In(deadline_seconds));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    stream = stub.Publish(&context, &response);
+    v1::PublishRequest request;
+    request.mutable_header()->set_description("held open");
+    stream->Write(request);
+  }
+};
+
+// Attack: a second publisher (or a client holding a stream open) races the first.
+TEST_F(OpsTest, SecondConcurrentPublishIsRefusedNamingTheLimitAndAudited) {
+  StartInsecure({"--max-concurrent-publishes", "1"});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  auto first = std::make_unique<OpenPublish>(*operators, "", 30);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the server holds the slot
+  grpc::Status second = Publish(*operators, "", LatestUpload(*sim_));
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_NE(second.error_message().find("--max-concurrent-publishes"), std::string::npos)
+      << second.error_message();
+  // The first one ends (abandoned): the slot is free again.
+  first->stream->WritesDone();
+  EXPECT_EQ(first->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  first.reset();
+  grpc::Status third = Publish(*operators, "", LatestUpload(*sim_));
+  EXPECT_TRUE(third.ok()) << third.error_message();
+  bool audited = false;
+  for (const json::Value& record : AuditRecords(*operators, "")) {
+    if (record.Find("action")->as_string() == "publish_rejected" &&
+        record.Find("detail")->Find("reason")->as_string().find("--max-concurrent-publishes") !=
+            std::string::npos) {
+      audited = true;
+    }
+  }
+  EXPECT_TRUE(audited);
+}
+
+// Attack: a stalled publish stream (slowloris) must not hold the publish slot until its own
+// (here: far) deadline.
+TEST_F(OpsTest, StalledPublishIsEndedByTheServersIdleTimer) {
+  StartInsecure({"--publish-idle-timeout", "1"});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  const auto start = std::chrono::steady_clock::now();
+  OpenPublish stalled(*operators, "", 60);
+  grpc::Status status = stalled.stream->Finish();  // sends nothing more; waits for the server
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_NE(status.error_message().find("--publish-idle-timeout"), std::string::npos)
+      << status.error_message();
+  EXPECT_LT(waited, std::chrono::seconds(10));
+  // The slot is free, and a stream that keeps sending is not cut by the idle timer.
+  grpc::Status next = Publish(*operators, "", LatestUpload(*sim_));
+  EXPECT_TRUE(next.ok()) << next.error_message();
+  bool audited = false;
+  for (const json::Value& record : AuditRecords(*operators, "")) {
+    if (record.Find("action")->as_string() == "publish_rejected" &&
+        record.Find("detail")->Find("reason")->as_string().find("idle") != std::string::npos) {
+      audited = true;
+    }
+  }
+  EXPECT_TRUE(audited);
+}
+
+// Attack: a flood of bad operator tokens. Every one is refused, legitimate operators are still
+// served, and the audit log grows by the per-peer budget plus one summary, not by the flood.
+TEST_F(OpsTest, FloodOfBadTokensIsRefusedWithoutFloodingTheAuditLog) {
+  StartInsecure({"--operator-credentials", Path("operators.json"), "--refused-credential-burst",
+                 "5", "--refused-credential-rate", "0.001", "--audit-summary-interval", "1"});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  v1::RepositoryStatus repo;
+  constexpr int kFlood = 300;
+  for (int i = 0; i < kFlood; ++i) {
+    ASSERT_EQ(RepoStatus(*operators, "guess-" + std::to_string(i), &repo).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  ASSERT_TRUE(RepoStatus(*operators, "bob-token", &repo).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_TRUE(RepoStatus(*operators, "bob-token", &repo).ok());  // writes the due summary
+  int refused = 0;
+  int64_t summarized = 0;
+  for (const json::Value& record : AuditRecords(*operators, "bob-token")) {
+    const std::string& action = record.Find("action")->as_string();
+    if (action == "credential_refused") ++refused;
+    if (action == "credential_refusals_suppressed") {
+      summarized += record.Find("detail")->Find("count")->as_int();
+      EXPECT_EQ(record.Find("detail")->Find("peers")->as_array().size(), 1u);
+    }
+  }
+  EXPECT_EQ(refused, 5);
+  EXPECT_EQ(refused + summarized, kFlood) << "every refusal is accounted for";
+}
+
+// SIGHUP: the config file and the operator credentials file are read again; runtime settings
+// apply at once, the change is audited; an invalid new configuration is refused whole.
+TEST_F(OpsTest, SighupReloadsCredentialsAndLimitsAndRefusesABadConfig) {
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
+                                      "listen = \"127.0.0.1:0\"\n"
+                                      "insecure = true\n"
+                                      "max-target-bytes = 5000\n"
+                                      "operator-credentials = \"" + Path("operators.json") +
+                                          "\"\n"));
+  Start({"--config", Path("server.toml")});
+  auto operators = v1::OperatorService::NewStub(Insecure(port_));
+  v1::RepositoryStatus repo;
+  ASSERT_TRUE(RepoStatus(*operators, "bob-token", &repo).ok());
+  EXPECT_EQ(RepoStatus(*operators, "carol-token", &repo).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  sim_->AddTarget("targets", "big.bin", Content(6000, 1));
+  sim_->Role("targets").common.version = 2;
+  sim_->UpdateSnapshot();
+  EXPECT_EQ(Publish(*operators, "alice-token", LatestUpload(*sim_)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // carol replaces bob; the cap grows; a setting that needs a restart changes too.
+  ASSERT_TRUE(io::WriteFileAtomically(
+      dir_ / "operators.json",
+      "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
+          crypto::Sha256Hex("alice-token") +
+          "\"},{\"name\":\"carol\",\"role\":\"viewer\",\"token_sha256\":\"" +
+          crypto::Sha256Hex("carol-token") + "\"}]"));
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
+                                      "listen = \"127.0.0.1:0\"\n"
+                                      "insecure = true\n"
+                                      "max-target-bytes = 10000\n"
+                                      "timestamp-validity = 7200\n"
+                                      "operator-credentials = \"" + Path("operators.json") +
+                                          "\"\n"));
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = RepoStatus(*operators, "carol-token", &repo).ok();
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(reloaded) << "carol's token not accepted after SIGHUP";
+  EXPECT_EQ(RepoStatus(*operators, "bob-token", &repo).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status published = Publish(*operators, "alice-token", LatestUpload(*sim_));
+  EXPECT_TRUE(published.ok()) << published.error_message();
+
+  // An invalid configuration: refused, the running one stays.
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
+                                      "insecure = true\nmax-target-bytez = 1\n"));
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  std::vector<json::Value> records;
+  auto await_refusals = [&](int n) {
+    int refusals = 0;
+    for (int i = 0; i < 100 && refusals < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      records = AuditRecords(*operators, "carol-token");
+      refusals = 0;
+      for (const auto& action : Actions(records)) refusals += action == "config_reload_refused";
+    }
+    return refusals;
+  };
+  EXPECT_EQ(await_refusals(1), 1);
+  // A credentials file that does not parse: refused too (with a valid config again).
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
+                                      "listen = \"127.0.0.1:0\"\n"
+                                      "insecure = true\n"
+                                      "operator-credentials = \"" + Path("operators.json") +
+                                          "\"\n"));
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", "[{\"name\": \"mallory\"}]"));
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  EXPECT_EQ(await_refusals(2), 2);
+  EXPECT_TRUE(RepoStatus(*operators, "carol-token", &repo).ok()) << "old credentials kept";
+
+  const json::Value* change = nullptr;
+  for (const json::Value& record : records) {
+    if (record.Find("action")->as_string() == "config_changed") change = &record;
+  }
+  ASSERT_NE(change, nullptr);
+  const json::Value* detail = change->Find("detail");
+  EXPECT_EQ(detail->Find("trigger")->as_string(), "SIGHUP");
+  const json::Value* changes = detail->Find("changes");
+  ASSERT_NE(changes->Find("max_target_bytes"), nullptr);
+  EXPECT_EQ(changes->Find("max_target_bytes")->Find("old")->as_int(), 5000);
+  EXPECT_EQ(changes->Find("max_target_bytes")->Find("new")->as_int(), 10000);
+  EXPECT_NE(changes->Find("operator_credentials_sha256"), nullptr);
+  const auto& restart = detail->Find("restart_required")->as_array();
+  ASSERT_EQ(restart.size(), 1u);
+  EXPECT_EQ(restart[0].as_string(), "timestamp_validity");
+}
+
 // ---- 4-8 with certificates ----
 
 TEST_F(OpsTest, OperatorsUseTheirOwnListenerWithTokensAndNoClientCertificate) {
@@ -565,6 +760,42 @@ TEST_F(OpsTest, RevokedDeviceCertificateIsRefused) {
   EXPECT_EQ(GetMetadata(*rogue, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
   auto anonymous = v1::DeviceService::NewStub(Tls(port_, ""));
   EXPECT_EQ(GetMetadata(*anonymous, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// A device revoked after the start is refused at its next handshake once the new CRL is
+// loaded with SIGHUP; a CRL that is not newer than the one in use is refused.
+TEST_F(OpsTest, SighupLoadsANewCrlAndTheNewlyRevokedDeviceIsRefused) {
+  MakeCertificates();
+  ASSERT_TRUE(MakeCrl("device-ca", {}, "devices.crl"));
+  StartMutualTls({"--crl", Path("devices.crl")});
+  auto device_b = v1::DeviceService::NewStub(Tls(port_, "device-b"));
+  EXPECT_EQ(GetMetadata(*device_b, "root", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a later lastUpdate
+  ASSERT_TRUE(MakeCrl("device-ca", {"device-b"}, "devices.crl"));
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  grpc::StatusCode code = grpc::StatusCode::NOT_FOUND;
+  for (int i = 0; i < 100 && code != grpc::StatusCode::UNAVAILABLE; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto fresh = v1::DeviceService::NewStub(Tls(port_, "device-b"));  // a new handshake
+    code = GetMetadata(*fresh, "root", 1).error_code();
+  }
+  EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE) << "device-b still accepted after the reload";
+  auto device_a = v1::DeviceService::NewStub(Tls(port_, "device-a"));
+  EXPECT_EQ(GetMetadata(*device_a, "root", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  // The old CRL again (not newer): refused, device-b stays revoked.
+  ASSERT_TRUE(io::WriteFileAtomically(dir_ / "devices.crl", Read("devices.crl") + "\n"));
+  auto operators = v1::OperatorService::NewStub(Tls(operator_port_, ""));
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& action : Actions(AuditRecords(*operators, "bob-token"))) {
+      refused = refused || action == "config_reload_refused";
+    }
+  }
+  EXPECT_TRUE(refused);
+  auto again = v1::DeviceService::NewStub(Tls(port_, "device-b"));
+  EXPECT_EQ(GetMetadata(*again, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(OpsTest, CrlNotSignedByTheDeviceCaRefusesToStart) {

@@ -452,6 +452,44 @@ TEST_F(ResignerTest, KeepsAClientViewValidAcrossManyPeriods) {
   EXPECT_GE(repository_->view()->CurrentVersion("timestamp"), 10);
 }
 
+// Attack-free but common: the server re-signed the timestamp since the last release, so the
+// release engineer's next timestamp carries a version the server already used.
+TEST_F(ResignerTest, NextReleaseAfterAServerResignIsRebasedOntoTheOnlineTimestamp) {
+  PublishOk();
+  auto resigner = TimestampResigner::Create(*repository_, *sim_->signers["timestamp"][0], kPolicy);
+  ASSERT_TRUE(resigner);
+  clock_.Set(kExpires - 1800);
+  ASSERT_OK(resigner->Tick());
+  const int64_t resigned = repository_->view()->CurrentVersion("timestamp");
+  const std::string resigned_bytes = Current("timestamp");
+
+  sim_->AddTarget("targets", "pump/fw-2.0.bin", Content(5000, 7));
+  sim_->Role("targets").common.version += 1;
+  sim_->UpdateSnapshot();  // the offline side's next timestamp: its own last version + 1
+  Upload release = LatestUpload(*sim_);
+  ExpectRejected(release, ErrorKind::kBadVersion);  // without the online key: refused
+
+  repository_->set_publish_rebase([key = sim_->signers["timestamp"][0].get()](
+                                      PublishInput& input, const RepositoryView& current) {
+    return RebaseUploadedTimestamp(input, current, *key);
+  });
+  PublishOk();
+  EXPECT_EQ(repository_->view()->CurrentVersion("timestamp"), resigned + 1);
+  EXPECT_EQ(repository_->view()->CurrentVersion("snapshot"), sim_->snapshot.common.version);
+  // A device holding the re-signed timestamp moves on to the release.
+  auto client = trust::TrustedSet::Create(Current("root"), clock_.Now());
+  ASSERT_TRUE(client);
+  ASSERT_OK(client->UpdateTimestamp(resigned_bytes));
+  ASSERT_OK(client->UpdateTimestamp(Current("timestamp")));
+  ASSERT_OK(client->UpdateSnapshot(Current("snapshot")));
+  auto targets = client->UpdateTargets(Current("targets"));
+  ASSERT_TRUE(targets) << targets.error().ToString();
+  EXPECT_EQ((*targets)->targets.count("pump/fw-2.0.bin"), 1u);
+
+  // Attack: the same upload again names no newer snapshot, so it is not re-issued: refused.
+  ExpectRejected(release, ErrorKind::kBadVersion);
+}
+
 TEST_F(ResignerTest, AKeyRootDoesNotTrustChangesNothing) {
   PublishOk();
   auto wrong = sim::RepositorySimulator::NewKey();

@@ -84,6 +84,9 @@ class ServerProcess {
     return 0;
   }
 
+  // The child's pid (0 once it has exited), e.g. to send it SIGHUP.
+  pid_t pid() const { return pid_; }
+
   // kill -9: no chance to clean up.
   void Kill() {
     if (pid_ == 0) return;

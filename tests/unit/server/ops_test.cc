@@ -56,6 +56,73 @@ TEST(RateLimiterTest, ManyIdentitiesStayBoundedAndDecisionsConsistent) {
   EXPECT_TRUE(limiter.Allow("victim"));
 }
 
+TEST(RateLimiterTest, SetLimitChangesRateAndBurstForExistingBuckets) {
+  double now = 0;
+  RateLimiter limiter(RateLimit{1, 2}, [&] { return now; });
+  EXPECT_TRUE(limiter.Allow("dev"));
+  EXPECT_TRUE(limiter.Allow("dev"));
+  EXPECT_FALSE(limiter.Allow("dev"));
+  limiter.SetLimit(RateLimit{10, 5});  // SIGHUP: faster refill, bigger burst
+  EXPECT_EQ(limiter.limit().burst, 5);
+  now += 0.5;  // 5 tokens at the new rate
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.Allow("dev")) << i;
+  EXPECT_FALSE(limiter.Allow("dev"));
+  limiter.SetLimit(RateLimit{0, 1});  // disabled
+  EXPECT_FALSE(limiter.enabled());
+  EXPECT_TRUE(limiter.Allow("dev"));
+}
+
+// ---- RefusalThrottle (audit budget of refused operator credentials) ----
+
+TEST(RefusalThrottleTest, PeerAddressDropsThePort) {
+  EXPECT_EQ(RefusalThrottle::PeerAddress("ipv4:10.0.0.7:51234"), "ipv4:10.0.0.7");
+  EXPECT_EQ(RefusalThrottle::PeerAddress("ipv6:[::1]:5"), "ipv6:[::1]");
+  EXPECT_EQ(RefusalThrottle::PeerAddress("unix:/tmp/s"), "unix:/tmp/s");
+}
+
+// Attack: one peer floods bad tokens from ever new ports; another peer keeps its own budget.
+TEST(RefusalThrottleTest, AFloodGetsItsBudgetOfRecordsAndOneSummaryPerInterval) {
+  double now = 0;
+  RefusalThrottle throttle(RateLimit{0.1, 3}, RateLimit{1, 100}, /*interval=*/60,
+                           [&] { return now; });
+  int recorded = 0;
+  for (int i = 0; i < 1000; ++i) {
+    recorded += throttle.Admit("ipv4:10.0.0.7:" + std::to_string(1000 + i)) ? 1 : 0;
+  }
+  EXPECT_EQ(recorded, 3);
+  EXPECT_TRUE(throttle.Admit("ipv4:10.0.0.8:1"));  // another peer: its own bucket
+  EXPECT_FALSE(throttle.TakeSummary()) << "not due before the interval";
+  now += 61;
+  auto summary = throttle.TakeSummary();
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->suppressed, 997u);
+  EXPECT_EQ(summary->peers, std::vector<std::string>{"ipv4:10.0.0.7"});
+  EXPECT_FALSE(throttle.TakeSummary()) << "one summary per interval";
+  // 61 s at 0.1/s refill the flooding peer's bucket, but never beyond its burst.
+  recorded = 0;
+  for (int i = 0; i < 100; ++i) recorded += throttle.Admit("ipv4:10.0.0.7:9") ? 1 : 0;
+  EXPECT_EQ(recorded, 3);  // the bucket holds at most the burst
+}
+
+// Attack: many addresses, each within its own budget, are capped by the shared bucket.
+TEST(RefusalThrottleTest, ManyPeersShareOneCap) {
+  double now = 0;
+  RefusalThrottle throttle(RateLimit{1, 2}, RateLimit{1, 10}, 60, [&] { return now; });
+  int recorded = 0;
+  for (int i = 0; i < 500; ++i) {
+    recorded += throttle.Admit("ipv4:10.0." + std::to_string(i / 256) + "." +
+                               std::to_string(i % 256) + ":1")
+                    ? 1
+                    : 0;
+  }
+  EXPECT_EQ(recorded, 10);
+  now += 60;
+  auto summary = throttle.TakeSummary();
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->suppressed, 490u);
+  EXPECT_EQ(summary->peers.size(), RefusalThrottle::kMaxPeers);
+}
+
 // ---- UploadBudget ----
 
 TEST(UploadBudgetTest, RefusesTheChunkThatCrossesATargetCap) {
@@ -126,6 +193,38 @@ TEST_F(ConfigTest, FileSetsValuesAndFlagsOverrideThem) {
   EXPECT_EQ(config.max_publish_bytes, 12345);
   EXPECT_EQ(config.device_rate, 7);  // the flag wins
   EXPECT_TRUE(ValidateConfig(config));
+}
+
+// What SIGHUP applies: the same command line parsed again, the file read again, validated.
+TEST_F(ConfigTest, ParseServerConfigRereadsTheFileAndValidates) {
+  const std::string file = (dir_ / "server.toml").string();
+  ASSERT_TRUE(io::WriteFileAtomically(file, "insecure = true\nlisten = \"127.0.0.1:1\"\n"
+                                            "max-concurrent-publishes = 2\n"));
+  auto args = Required();
+  args.insert(args.end(), {"--config", file, "--device-rate", "7"});
+  std::vector<char*> argv = {const_cast<char*>("repo-server")};
+  for (std::string& arg : args) argv.push_back(arg.data());
+  auto parsed = ParseServerConfig(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(parsed) << parsed.error().ToString();
+  EXPECT_EQ(parsed->max_concurrent_publishes, 2);
+  EXPECT_EQ(parsed->device_rate, 7);
+  EXPECT_EQ(parsed->config_file, file);
+  EXPECT_EQ(parsed->report_batch_max, 256);
+  EXPECT_EQ(parsed->publish_idle_timeout, 60);
+  ASSERT_TRUE(io::WriteFileAtomically(file, "insecure = true\nlisten = \"127.0.0.1:1\"\n"
+                                            "max-concurrent-publishes = 3\n"));
+  parsed = ParseServerConfig(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->max_concurrent_publishes, 3);
+  // Unknown key, and a contradiction (plaintext off loopback): refused with the reason.
+  ASSERT_TRUE(io::WriteFileAtomically(file, "insecure = true\nmax-concurent-publishes = 3\n"));
+  parsed = ParseServerConfig(static_cast<int>(argv.size()), argv.data());
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().kind(), ErrorKind::kInvalidArgument);
+  ASSERT_TRUE(io::WriteFileAtomically(file, "insecure = true\nlisten = \"0.0.0.0:1\"\n"));
+  parsed = ParseServerConfig(static_cast<int>(argv.size()), argv.data());
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message().find("loopback"), std::string::npos);
 }
 
 TEST_F(ConfigTest, UnknownKeyInTheFileIsRefused) {

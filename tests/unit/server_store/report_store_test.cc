@@ -9,6 +9,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "repo-server/memory_store.h"
 #include "repo-server/rocksdb_store.h"
@@ -163,6 +164,67 @@ TEST_P(ReportStoreTest, ListsByDeviceAndByReleaseExactly) {
   EXPECT_EQ(Ids(failures), (std::vector<std::string>{"r-3"}));
   ReportFilter everything;
   EXPECT_EQ(Ids(everything).size(), 5u);
+}
+
+// The group commit's write (repo-server/report_writer.h): one call, several reports.
+TEST_P(ReportStoreTest, PutReportsStoresABatchOnceWithItsIndexesAndDeviceRecords) {
+  Put(Installation("old", "pump-1", "1.0", true));
+  ReportRecord inventory;
+  inventory.kind = ReportKind::kInventory;
+  inventory.id = "inv-1";
+  inventory.device_id = "pump-2";
+  inventory.received_time = 2000;
+  inventory.payload = "inventory of pump-2";
+  std::vector<ReportRecord> batch = {
+      Installation("a", "pump-1", "2.0", false),
+      Installation("old", "pump-1", "9.9", true),  // resend of a stored id
+      Installation("b", "pump-2", "2.0", true),
+      Installation("a", "pump-1", "3.0", true),  // resend of an id earlier in the same batch
+      inventory,
+      Installation("c", "pump-1", "2.1", true),  // pump-1's last report in the batch
+  };
+  auto stored = store_->PutReports(batch);
+  ASSERT_TRUE(stored) << stored.error().ToString();
+  EXPECT_EQ(*stored, (std::vector<bool>{true, false, true, false, true, true}));
+  // Only resends: nothing new, nothing written.
+  auto resent = store_->PutReports(std::vector<ReportRecord>{batch[0], batch[4]});
+  ASSERT_TRUE(resent);
+  EXPECT_EQ(*resent, (std::vector<bool>{false, false}));
+  auto empty = store_->PutReports({});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  ReopenIfPersistent();
+  Put(Installation("d", "pump-1", "2.0", false));  // after the batch (and a reopen)
+
+  ReportFilter everything;
+  EXPECT_EQ(Ids(everything), (std::vector<std::string>{"old", "a", "b", "c", "d"}));
+  auto all = store_->ListReports(everything);
+  ASSERT_TRUE(all);
+  for (size_t i = 1; i < all->size(); ++i) {
+    EXPECT_LT((*all)[i - 1].sequence, (*all)[i].sequence) << "arrival order";
+  }
+  EXPECT_EQ((*all)[1].release, "2.0");  // the first copy of "a" is the one kept
+  EXPECT_FALSE((*all)[1].success);
+  ReportFilter by_device;
+  by_device.device_id = "pump-1";
+  EXPECT_EQ(Ids(by_device), (std::vector<std::string>{"old", "a", "c", "d"}));
+  ReportFilter failures;
+  failures.release = "2.0";
+  failures.success = false;
+  EXPECT_EQ(Ids(failures), (std::vector<std::string>{"a", "d"}));
+  ReportFilter inventories;
+  inventories.kind = ReportKind::kInventory;
+  inventories.device_id = "pump-2";
+  EXPECT_EQ(Ids(inventories), (std::vector<std::string>{"inv-1"}));
+
+  auto devices = store_->ListDevices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].last_report_id, "d");
+  EXPECT_EQ((*devices)[0].installed_version, "2.1");  // from "c"; "d" failed
+  EXPECT_EQ((*devices)[1].last_report_id, "b");       // pump-2: installation and inventory
+  EXPECT_EQ((*devices)[1].installed_version, "2.0");
+  EXPECT_EQ((*devices)[1].inventory_payload, "inventory of pump-2");
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -67,6 +67,8 @@ struct CliOptions {
   bool verify_events = false;
   std::string approve_target;
   int64_t max_cycles = 0;
+  int64_t event_log_max_bytes = static_cast<int64_t>(events::LogLimits::kDefaultMaxBytes);
+  int64_t event_log_segments = 4;
   // Device reports (client-agent/report/).
   report::ReportingFlags reporting;
   // Downloads (client-agent/update/staging.h, transport/grpc_fetcher.h).
@@ -337,7 +339,12 @@ commands::ServicesOptions ServicesOptionsOf(const CliOptions& options) {
                                    .state_dir = options.state_dir,
                                    .install_root = options.install_root,
                                    .health_check = options.health_check,
-                                   .health_timeout = std::chrono::seconds(options.health_timeout_s)};
+                                   .health_timeout = std::chrono::seconds(options.health_timeout_s),
+                                   .event_log = events::LogLimits{
+                                       .max_bytes = static_cast<uint64_t>(
+                                           std::max<int64_t>(options.event_log_max_bytes, 0)),
+                                       .max_segments = static_cast<uint32_t>(std::clamp<int64_t>(
+                                           options.event_log_segments, 2, 1000))}};
 }
 
 // Runs one of the commands of client-agent/commands with the global options.
@@ -367,6 +374,11 @@ int RunAgentCommand(const CliOptions& options, std::string_view command, bool ne
   context.update.staging = StagingOf(options, &bar);
   context.fetcher = fetcher ? &*fetcher : nullptr;
   context.clock = &clock;
+  // The daemon reports like `update` (outbox, flushed every cycle).
+  Result<std::optional<report::Reporting>> reporting = std::optional<report::Reporting>();
+  if (command == "run") reporting = report::LoadReporting(options.reporting, options.state_dir);
+  if (!reporting) return Fail(options, command, reporting.error());
+  context.reporting = *reporting ? &**reporting : nullptr;
   return run(context);
 }
 
@@ -569,6 +581,10 @@ int RunRollback(const CliOptions& options) {
       !authorized) {
     return Fail(options, kCommand, authorized.error());
   }
+  auto reporting = report::LoadReporting(options.reporting, options.state_dir);
+  if (!reporting) return Fail(options, kCommand, reporting.error());
+  const std::string from_version =
+      *reporting ? report::InstalledVersion(options.state_dir) : std::string();
   std::unique_ptr<update::UpdateTransaction> owned = (*services)->MakeTransaction();
   update::UpdateTransaction& transaction = *owned;
   Result<std::optional<update::TransactionResult>> recovered = transaction.Recover();
@@ -580,6 +596,14 @@ int RunRollback(const CliOptions& options) {
   if (!result) return Fail(options, kCommand, result.error());
   if (Status logged = (*services)->RecordTransaction(*result, kCommand); !logged) {
     spdlog::warn("security event log: {}", logged.error().ToString());
+  }
+  // Reported like an update: the outcome, then the inventory (now the previous release). A
+  // refusal about no target (nothing to roll back to) is not an installation.
+  if (*reporting && !result->target.name.empty()) {
+    Status queued = report::EnqueueUpdateReports(**reporting, options.state_dir, from_version,
+                                                 *recovered, *result, nullptr);
+    if (!queued) spdlog::error("report not queued: {}", queued.error().ToString());
+    LogFlush(report::FlushReports(**reporting));
   }
   const bool ok = result->outcome == update::Outcome::kCommitted;
   if (options.json) {
@@ -659,6 +683,12 @@ int RunCli(int argc, char** argv) {
   app.add_option("--config", options.config_file,
                  "agent config (JSON): maintenance windows, approval, busy hook, operator keys, "
                  "installer, configuration backup, polling (default: none of them)");
+  app.add_option("--event-log-max-bytes", options.event_log_max_bytes,
+                 "size cap of the security event log; the oldest segment is dropped beyond it")
+      ->capture_default_str();
+  app.add_option("--event-log-segments", options.event_log_segments,
+                 "files the security event log rotates through (2..1000)")
+      ->capture_default_str();
   app.add_option("--authorization", options.authorization_file,
                  "operator authorization file for rollback/approve (when operator keys are "
                  "configured)");

@@ -34,12 +34,13 @@ std::optional<EventType> EventForReason(update::Reason reason) {
 }  // namespace
 
 AgentServices::AgentServices(const client::Clock& clock, policy::AgentConfig config,
-                             std::filesystem::path state_dir, update::StateStore store)
+                             std::filesystem::path state_dir, update::StateStore store,
+                             events::LogLimits event_log)
     : clock_(clock),
       config_(std::move(config)),
       state_dir_(std::move(state_dir)),
       store_(std::make_unique<update::StateStore>(std::move(store))),
-      log_(std::make_unique<events::SecurityLog>(state_dir_, clock)),
+      log_(std::make_unique<events::SecurityLog>(state_dir_, clock, event_log)),
       policy_(std::make_unique<policy::InstallPolicy>(config_, state_dir_, clock)),
       backup_(state_dir_, config_.config_backup) {}
 
@@ -54,7 +55,8 @@ Result<std::unique_ptr<AgentServices>> AgentServices::Open(const ServicesOptions
   }
   MDU_ASSIGN_OR_RETURN(update::StateStore store, update::StateStore::Open(options.state_dir));
   std::unique_ptr<AgentServices> services(
-      new AgentServices(clock, std::move(config), options.state_dir, std::move(store)));
+      new AgentServices(clock, std::move(config), options.state_dir, std::move(store),
+                        options.event_log));
 
   update::HealthCheckConfig health;
   if (!options.health_check.empty()) health.argv = {"/bin/sh", "-c", options.health_check};
@@ -122,6 +124,16 @@ Status AgentServices::RecordUpdate(const Result<update::OnlineUpdateResult>& res
   // Old releases still listed below the floor are normal (selection skips them); only an
   // install actually refused for the floor or a hash is an event.
   if (!result->transaction) return {};
+  // A download refused for what the source sent (hash, length, more than listed, too slow) is
+  // an attack on the transport as much as bad metadata is: logged by the attempt's error kind.
+  if (result->download && result->download->failure) {
+    const update::DownloadFailure& failure = *result->download->failure;
+    std::optional<EventType> type = events::EventForErrorKind(failure.error.kind());
+    if (!type) return {};
+    return events::AppendIfConfigured(
+        log_.get(), SecurityEvent{*type, result->transaction->target.name,
+                                  "update: " + failure.error.ToString()});
+  }
   return RecordTransaction(*result->transaction, "update");
 }
 

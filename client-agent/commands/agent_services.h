@@ -34,6 +34,7 @@ struct ServicesOptions {
   std::filesystem::path install_root;  // "" : no installer (read-only commands)
   std::string health_check;            // /bin/sh -c; "" : none (or the script's health-check)
   std::chrono::seconds health_timeout{60};
+  events::LogLimits event_log;         // size cap and segments of the security event log
 };
 
 class AgentServices {
@@ -74,7 +75,8 @@ class AgentServices {
 
  private:
   AgentServices(const client::Clock& clock, policy::AgentConfig config,
-                std::filesystem::path state_dir, update::StateStore store);
+                std::filesystem::path state_dir, update::StateStore store,
+                events::LogLimits event_log);
 
   const client::Clock& clock_;
   policy::AgentConfig config_;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -135,6 +136,95 @@ std::string Describe(const update::TransactionResult& result) {
   return OneLine(text);
 }
 
+void WarnReports(const Status& status) {
+  if (!status) {
+    std::fprintf(stderr, "client-agent: warning: report not queued: %s\n",
+                 OneLine(status.error().ToString()).c_str());
+  }
+}
+
+// One flush of the outbox; false when the report server could not be reached (or the outbox
+// could not be read), so the daemon retries with backoff. Reports are never dropped here: they
+// leave the outbox only once acknowledged, and a resend is stored once (same report id).
+bool FlushForDaemon(const report::Reporting& reporting) {
+  Result<report::FlushResult> flushed = report::FlushReports(reporting);
+  if (!flushed) {
+    std::fprintf(stderr, "client-agent: run: reports not sent: %s\n",
+                 OneLine(flushed.error().ToString()).c_str());
+    return false;
+  }
+  if (flushed->rejected > 0) {
+    std::fprintf(stderr,
+                 "client-agent: run: %d report(s) refused by the server, kept in rejected/\n",
+                 flushed->rejected);
+  }
+  if (flushed->outage) {
+    std::fprintf(stderr,
+                 "client-agent: run: report server unreachable; %d report(s) wait in the "
+                 "outbox: %s\n",
+                 flushed->remaining, OneLine(flushed->outage->ToString()).c_str());
+    return false;
+  }
+  return true;
+}
+
+// One update cycle of the daemon (or a skipped one outside the maintenance windows); its
+// outcome is queued for the report server. Returns the delay before the next cycle.
+std::chrono::seconds RunCycle(const CommandContext& context, AgentServices& services,
+                              int64_t cycle, int& failures, std::mt19937_64& random) {
+  const policy::PollConfig& poll = services.config().poll;
+  if (policy::Verdict window = services.policy().CheckWindow(); !window.allowed) {
+    std::fprintf(stderr, "client-agent: run: %s\n", window.message.c_str());
+    std::chrono::seconds delay = NextPollDelay(poll, 0, random());
+    const std::optional<int> opens = policy::MinutesUntilNextWindow(
+        services.config().maintenance_windows, policy::ToLocalTime(context.clock->Now()));
+    if (opens && *opens > 0) delay = std::min(delay, std::chrono::seconds(*opens * 60));
+    return delay;
+  }
+  update::OnlineUpdateOptions options = context.update;
+  services.Configure(options);
+  // A stop request is honoured at the next phase boundary: no install starts after it.
+  options.admit = [inner = options.admit](const update::Selected& selected)
+      -> std::optional<update::Rejection> {
+    if (StopSignals::requested()) {
+      return update::Rejection{selected.name, update::Reason::kInterrupted,
+                               "the agent is stopping; the install waits for the next start"};
+    }
+    return inner(selected);
+  };
+  const std::string from_version = context.reporting != nullptr
+                                       ? report::InstalledVersion(context.update.state_dir)
+                                       : std::string();
+  Result<update::OnlineUpdateResult> result =
+      update::UpdateOnce(options, *context.fetcher, *context.clock, services.health());
+  Warn(services.RecordUpdate(result));
+  if (context.reporting != nullptr) {
+    WarnReports(result ? report::EnqueueUpdateReports(*context.reporting,
+                                                      context.update.state_dir, from_version,
+                                                      result->recovered, result->transaction,
+                                                      nullptr)
+                       : report::EnqueueUpdateReports(*context.reporting,
+                                                      context.update.state_dir, from_version,
+                                                      std::nullopt, std::nullopt,
+                                                      &result.error()));
+  }
+  if (!result) {
+    ++failures;
+    std::fprintf(stderr, "client-agent: run: cycle %lld failed: %s\n",
+                 static_cast<long long>(cycle), OneLine(result.error().ToString()).c_str());
+  } else {
+    failures = 0;
+    if (result->recovered) std::printf("recovered: %s\n", Describe(*result->recovered).c_str());
+    if (result->transaction) {
+      std::printf("%s\n", Describe(*result->transaction).c_str());
+    } else {
+      std::printf("no update for this device\n");
+    }
+  }
+  std::fflush(stdout);
+  return NextPollDelay(poll, failures, random());
+}
+
 }  // namespace
 
 std::chrono::seconds NextPollDelay(const policy::PollConfig& poll, int failures,
@@ -152,6 +242,12 @@ std::chrono::seconds NextPollDelay(const policy::PollConfig& poll, int failures,
     delay += static_cast<int64_t>(random % static_cast<uint64_t>(2 * jitter + 1)) - jitter;
   }
   return std::chrono::seconds(std::max<int64_t>(delay, 1));
+}
+
+std::chrono::seconds NextWakeDelay(std::chrono::seconds until_update, int report_failures,
+                                   const policy::PollConfig& poll, uint64_t random) {
+  if (report_failures <= 0) return until_update;
+  return std::min(until_update, NextPollDelay(poll, report_failures, random));
 }
 
 int RunEvents(const CommandContext& context) {
@@ -180,6 +276,9 @@ int RunEvents(const CommandContext& context) {
                                                     {"records", static_cast<int64_t>(report->records)},
                                                     {"torn_tail", report->torn_tail},
                                                     {"problem", report->problem}});
+      verify.Set("segments", static_cast<int64_t>(report->segments));
+      verify.Set("dropped_through", static_cast<int64_t>(report->dropped_through));
+      verify.Set("file", report->file.empty() ? json::Value() : json::Value(report->file));
       verify.Set("bad_line",
                  report->bad_line ? json::Value(static_cast<int64_t>(*report->bad_line)) : json::Value());
       out.Set("verify", std::move(verify));
@@ -192,18 +291,26 @@ int RunEvents(const CommandContext& context) {
                   record.subject.c_str(), OneLine(record.detail).c_str());
     }
     if (report && report->ok) {
-      std::printf("verified: %llu records, hash chain intact%s\n",
+      std::printf("verified: %llu records in %llu file(s), hash chain intact%s%s\n",
                   static_cast<unsigned long long>(report->records),
+                  static_cast<unsigned long long>(report->segments),
+                  report->dropped_through > 0
+                      ? (" (records 1-" + std::to_string(report->dropped_through) +
+                         " dropped by rotation)")
+                            .c_str()
+                      : "",
                   report->torn_tail ? " (a torn last line from a crash is ignored)" : "");
     }
   }
   if (!ok) {
     // Recorded after the check, so the tampering itself is in the log from now on.
     Warn(events::AppendIfConfigured(
-        &log, {events::EventType::kLogTampered, std::string(events::SecurityLog::kLogFile),
+        &log, {events::EventType::kLogTampered, report->file,
                "line " + std::to_string(report->bad_line.value_or(0)) + ": " + report->problem}));
-    std::fprintf(stderr, "client-agent: events failed: the security event log was altered: line %llu: %s\n",
-                 static_cast<unsigned long long>(report->bad_line.value_or(0)),
+    std::fprintf(stderr,
+                 "client-agent: events failed: the security event log was altered: %s line %llu: "
+                 "%s\n",
+                 report->file.c_str(), static_cast<unsigned long long>(report->bad_line.value_or(0)),
                  report->problem.c_str());
     return kExitFailure;
   }
@@ -322,50 +429,37 @@ int RunDaemon(const CommandContext& context) {
   if (context.fetcher == nullptr) return Fail(context, kCommand, Error(ErrorKind::kInternal, "no fetcher"));
   StopSignals signals;
   std::mt19937_64 random(std::random_device{}());
-  int failures = 0;
-  for (int64_t cycle = 1; !StopSignals::requested(); ++cycle) {
-    std::chrono::seconds delay{0};
-    if (policy::Verdict window = services.policy().CheckWindow(); !window.allowed) {
-      std::fprintf(stderr, "client-agent: run: %s\n", window.message.c_str());
-      delay = NextPollDelay(services.config().poll, 0, random());
-      const std::optional<int> opens = policy::MinutesUntilNextWindow(
-          services.config().maintenance_windows, policy::ToLocalTime(context.clock->Now()));
-      if (opens && *opens > 0) delay = std::min(delay, std::chrono::seconds(*opens * 60));
-    } else {
-      update::OnlineUpdateOptions options = context.update;
-      services.Configure(options);
-      // A stop request is honoured at the next phase boundary: no install starts after it.
-      options.admit = [inner = options.admit](const update::Selected& selected)
-          -> std::optional<update::Rejection> {
-        if (StopSignals::requested()) {
-          return update::Rejection{selected.name, update::Reason::kInterrupted,
-                                   "the agent is stopping; the install waits for the next start"};
-        }
-        return inner(selected);
-      };
-      Result<update::OnlineUpdateResult> result =
-          update::UpdateOnce(options, *context.fetcher, *context.clock, services.health());
-      Warn(services.RecordUpdate(result));
-      if (!result) {
-        ++failures;
-        std::fprintf(stderr, "client-agent: run: cycle %lld failed: %s\n",
-                     static_cast<long long>(cycle), OneLine(result.error().ToString()).c_str());
-      } else {
-        failures = 0;
-        if (result->recovered) {
-          std::printf("recovered: %s\n", Describe(*result->recovered).c_str());
-        }
-        if (result->transaction) {
-          std::printf("%s\n", Describe(*result->transaction).c_str());
-        } else {
-          std::printf("no update for this device\n");
-        }
-      }
-      std::fflush(stdout);
-      delay = NextPollDelay(services.config().poll, failures, random());
+  const policy::PollConfig& poll = services.config().poll;
+  // What runs now, so the server learns it even if no update ever comes (and reports left from
+  // the last run go out first).
+  if (context.reporting != nullptr) {
+    WarnReports(report::EnqueueInventory(*context.reporting, context.update.state_dir));
+  }
+  int failures = 0;         // consecutive failed update cycles
+  int report_failures = 0;  // consecutive flushes stopped by an unreachable report server
+  bool update_due = true;
+  auto next_update = std::chrono::steady_clock::now();
+  for (int64_t cycle = 1; !StopSignals::requested();) {
+    if (update_due) {
+      const std::chrono::seconds delay = RunCycle(context, services, cycle, failures, random);
+      next_update = std::chrono::steady_clock::now() + delay;
     }
-    if (context.max_cycles > 0 && cycle >= context.max_cycles) break;
-    SleepUnlessStopped(delay);
+    // Every wake-up flushes the outbox: reports of this cycle, and those an outage kept.
+    if (context.reporting != nullptr) {
+      report_failures = FlushForDaemon(*context.reporting) ? 0 : report_failures + 1;
+    }
+    if (update_due && context.max_cycles > 0 && cycle >= context.max_cycles) break;
+    if (update_due) ++cycle;
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+        next_update - std::chrono::steady_clock::now() + std::chrono::milliseconds(999));
+    const std::chrono::seconds wake =
+        NextWakeDelay(std::max(left, std::chrono::seconds(0)), report_failures, poll, random());
+    if (report_failures > 0 && wake < left) {
+      std::fprintf(stderr, "client-agent: run: retrying the reports in %lld s\n",
+                   static_cast<long long>(wake.count()));
+    }
+    SleepUnlessStopped(wake);
+    update_due = std::chrono::steady_clock::now() >= next_update;
   }
   if (StopSignals::requested()) std::fprintf(stderr, "client-agent: run: stopped by signal\n");
   return kExitSuccess;

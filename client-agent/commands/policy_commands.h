@@ -12,6 +12,7 @@
 #include <string>
 
 #include "client-agent/commands/agent_services.h"
+#include "client-agent/report/update_reports.h"
 #include "client-agent/update/online_update.h"
 #include "core/client/clock.h"
 #include "core/client/fetcher.h"
@@ -27,6 +28,8 @@ struct CommandContext {
   std::string target;      // approve TARGET
   int64_t max_cycles = 0;  // run: stop after this many cycles (tests); 0: until SIGTERM
   client::Fetcher* fetcher = nullptr;  // check, run, sbom
+  // run: where reports go (client-agent/report); null when reporting is off.
+  const report::Reporting* reporting = nullptr;
   const client::Clock* clock = nullptr;
 };
 
@@ -46,6 +49,13 @@ int RunSbom(const CommandContext& context);
 // Exposed for tests: the next poll delay. interval +- jitter (uniform), or after `failures`
 // consecutive failed cycles min(max_backoff, 30 s * 2^(failures-1)) + jitter, never below 1 s.
 std::chrono::seconds NextPollDelay(const policy::PollConfig& poll, int failures, uint64_t random);
+
+// Exposed for tests: how long the daemon sleeps before it wakes up again. `until_update` is the
+// time left before the next update cycle; after `report_failures` consecutive flushes stopped by
+// an unreachable report server it wakes earlier, after NextPollDelay(poll, report_failures), to
+// flush the outbox again (without an update cycle).
+std::chrono::seconds NextWakeDelay(std::chrono::seconds until_update, int report_failures,
+                                   const policy::PollConfig& poll, uint64_t random);
 
 }  // namespace mdu::agent::commands
 

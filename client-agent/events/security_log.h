@@ -18,14 +18,30 @@
 // the next Append cuts it off and Verify reports it as torn (not as tampering). A crash between
 // the fsync and the head update leaves the head one record behind, which Verify accepts.
 //
-// Limits: someone who can rewrite both files can forge a consistent chain from scratch; the
-// server's copy (the report outbox sends every record) is the anchor that catches that. The log
-// holds at most kMaxLogBytes (kLimitExceeded beyond; rotation is future work).
+// Rotation: the log is capped (LogLimits: 16 MiB and 4 segments by default). When the active
+// file would grow beyond max_bytes / max_segments, it is renamed to a closed segment
+//   security_events.log.<first seq, 20 digits>
+// and a new active file starts; the chain simply continues (the first record of the new file
+// has the next seq and the previous file's last hash as prev). When more than max_segments
+// files would exist, the oldest closed segment is dropped: first its last record's "<seq>
+// <hash>" is written atomically to
+//   security_events.anchor
+// then the file is removed, so Verify knows where the retained chain must start. So a deleted
+// middle segment (seq/prev gap), a deleted oldest segment (the chain no longer starts right
+// after the anchor), a renamed segment or an edit anywhere are detected across all segments;
+// only the drop by rotation itself is expected (VerifyReport::dropped_through). Appends are
+// serialized by an exclusive flock on security_events.lock.
+//
+// Limits: someone who can rewrite all the files (including head and anchor) can forge a
+// consistent chain from scratch; the server's copy (the report outbox sends every record) is
+// the anchor that catches that. Records dropped by rotation before the outbox sent them are
+// lost (at the defaults that takes 12 MiB of unsent events).
 //
 // Outbox interface: set_on_append() is called with each record after it is durable, and
 // ReadAfter(seq) lists the records after the last one sent (for catch-up after a restart).
 //
-// Errors: kIo for file system failures, kLimitExceeded for a full log, kBadMetadata from
+// Errors: kIo for file system failures, kLimitExceeded for one record larger than a segment,
+// kBadMetadata from
 // ReadAll/ReadAfter for a line that does not parse (Verify reports instead of failing).
 // Thread-safety: a SecurityLog may be used by one thread at a time; the files themselves may be
 // shared by several processes (appends are serialized by flock).
@@ -53,6 +69,7 @@ enum class EventType {
   kExpiredMetadata,      // freeze attack: metadata expired at the reference time
   kHashMismatch,         // target or metadata hash/length differs from the signed value
   kOversizedDownload,    // more data than the signed length or the configured maximum
+  kSlowRetrieval,        // a download below the minimum speed or past its deadline
   kUnauthorizedCommand,  // an operator command without a valid authorization
   kFloorRestored,        // state.json held a lower security floor than its second copy
   kPolicyRefused,        // an install refused by a device policy (window, approval, busy)
@@ -63,7 +80,8 @@ std::optional<EventType> EventTypeFromName(std::string_view name);
 
 // The security event a failed refresh or download stands for, if any (kUnsignedMetadata ->
 // bad_signature, kBadVersion -> rollback_attempt, kExpired -> expired_metadata, kHashMismatch and
-// kLengthMismatch -> hash_mismatch, kLimitExceeded -> oversized_download). Network errors,
+// kLengthMismatch -> hash_mismatch, kLimitExceeded -> oversized_download, kSlowRetrieval ->
+// slow_retrieval: a source too slow to finish is the slow-retrieval attack). Network errors,
 // not-found and local failures are not security events.
 std::optional<EventType> EventForErrorKind(ErrorKind kind);
 
@@ -86,34 +104,53 @@ json::Value RecordToJson(const EventRecord& record);
 
 struct VerifyReport {
   bool ok = true;             // the chain and the head are intact
-  uint64_t records = 0;       // complete records read
+  uint64_t records = 0;       // complete records read (all retained segments)
+  uint64_t segments = 0;      // files holding them (closed segments and the active file)
+  uint64_t dropped_through = 0;  // records 1..this were dropped by rotation (0: none)
+  std::string file;           // the file of the first problem (empty when ok)
   bool torn_tail = false;     // an unterminated last line (a crash mid-append); not tampering
-  std::optional<uint64_t> bad_line;  // 1-based line of the first problem
+  std::optional<uint64_t> bad_line;  // 1-based line, within `file`, of the first problem
   std::string problem;        // what is wrong (empty when ok)
+};
+
+// How much of the log is kept: at most max_bytes in max_segments files (the active one
+// included). Values below the minimums are raised to them.
+struct LogLimits {
+  static constexpr uint64_t kDefaultMaxBytes = 16u << 20;
+  static constexpr uint64_t kMinSegmentBytes = 4u << 10;
+  uint64_t max_bytes = kDefaultMaxBytes;
+  uint32_t max_segments = 4;  // >= 2
+
+  uint64_t segment_bytes() const;
+  uint32_t segments() const { return max_segments < 2 ? 2 : max_segments; }
 };
 
 class SecurityLog {
  public:
   static constexpr std::string_view kLogFile = "security_events.log";
   static constexpr std::string_view kHeadFile = "security_events.head";
-  static constexpr uint64_t kMaxLogBytes = 16u << 20;
+  static constexpr std::string_view kAnchorFile = "security_events.anchor";
+  static constexpr std::string_view kLockFile = "security_events.lock";
 
   // `state_dir` must exist. The clock must outlive the log.
-  SecurityLog(std::filesystem::path state_dir, const client::Clock& clock)
-      : dir_(std::move(state_dir)), clock_(&clock) {}
+  SecurityLog(std::filesystem::path state_dir, const client::Clock& clock, LogLimits limits = {})
+      : dir_(std::move(state_dir)), clock_(&clock), limits_(limits) {}
 
   using AppendListener = std::function<void(const EventRecord&)>;
   void set_on_append(AppendListener listener) { on_append_ = std::move(listener); }
 
-  // Appends durably (see above) and returns the record written.
+  // Appends durably (see above), rotating first when the active file is full, and returns the
+  // record written. kLimitExceeded for a single record larger than a segment.
   Result<EventRecord> Append(const SecurityEvent& event);
 
-  // Every complete record in file order (no verification); empty when there is no log.
+  // Every complete record of the retained segments, oldest first (no verification); empty when
+  // there is no log.
   Result<std::vector<EventRecord>> ReadAll() const;
   // The records with seq > `after_seq`.
   Result<std::vector<EventRecord>> ReadAfter(uint64_t after_seq) const;
 
-  // Checks the whole chain and the head. kIo only when the files cannot be read.
+  // Checks the whole retained chain (every segment, from the anchor or record 1) and the head.
+  // kIo only when the files cannot be read.
   Result<VerifyReport> Verify() const;
 
   const std::filesystem::path& directory() const { return dir_; }
@@ -121,6 +158,7 @@ class SecurityLog {
  private:
   std::filesystem::path dir_;
   const client::Clock* clock_;
+  LogLimits limits_;
   AppendListener on_append_;
 };
 

@@ -1,15 +1,33 @@
-// The gRPC end of the report sender: the only agent file that talks gRPC.
+// The gRPC end of the report sender. Built into the gRPC module (libmdu_agent_grpc.so, see
+// client-agent/transport/grpc_module.h); report::NewGrpcReportChannel loads it.
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "client-agent/report/sender.h"
+#include "client-agent/transport/grpc_module.h"
 #include "mdu/v1/repository.grpc.pb.h"
 
 namespace mdu::agent::report {
 namespace {
 
 namespace v1 = ::mdu::v1;
+
+// The report's id, for messages (outbox.h's ReportId, which lives in the executable, not here).
+std::string IdOf(const ReportMessage& message) {
+  return std::visit(
+      [](const auto& m) -> std::string {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, v1::SecurityEvent>) {
+          return m.event_id();
+        } else {
+          return m.report_id();
+        }
+      },
+      message);
+}
 
 // Outages are worth retrying later; anything else is the server refusing this request.
 Error FromGrpc(const grpc::Status& status, std::string_view what) {
@@ -61,7 +79,7 @@ class GrpcReportChannel final : public ReportChannel {
       status = stub_->ReportInventory(&context, std::get<v1::InventoryReport>(message), &ack);
     }
     if (!status.ok()) {
-      return MakeError(FromGrpc(status, "report " + ReportId(message)));
+      return MakeError(FromGrpc(status, "report " + IdOf(message)));
     }
     return ack.newly_stored();
   }
@@ -73,7 +91,8 @@ class GrpcReportChannel final : public ReportChannel {
 
 }  // namespace
 
-Result<std::unique_ptr<ReportChannel>> NewGrpcReportChannel(const ReportServerOptions& options) {
+Result<std::unique_ptr<ReportChannel>> NewGrpcReportChannelInProcess(
+    const ReportServerOptions& options) {
   if (options.address.empty()) {
     return MakeError(ErrorKind::kInvalidArgument, "no report server address");
   }

@@ -111,6 +111,7 @@ v1::InventoryReport InventoryFor(const update::DeviceState& state, const std::st
     target->set_version(state.installed->target.version);
     target->set_security_version(state.installed->target.security_version);
     target->set_sha256(state.installed->target.sha256);
+    target->set_sbom_sha256(state.installed->target.sbom_sha256);
   }
   return inventory;
 }
@@ -212,12 +213,17 @@ Status EnqueueUpdateReports(const Reporting& reporting, const std::filesystem::p
     MDU_RETURN_IF_ERROR(
         outbox.Enqueue(FailedUpdateReport(*failure, reporting.device_id, before, now)));
   }
-  if (recovered || transaction) {
-    MDU_ASSIGN_OR_RETURN(update::StateStore store, update::StateStore::Open(state_dir));
-    MDU_ASSIGN_OR_RETURN(update::DeviceState state, store.Load());
-    MDU_RETURN_IF_ERROR(outbox.Enqueue(InventoryFor(state, reporting.device_id, now)));
-  }
+  if (recovered || transaction) MDU_RETURN_IF_ERROR(EnqueueInventory(reporting, state_dir));
   return EnqueueSecurityEvents(reporting);
+}
+
+Status EnqueueInventory(const Reporting& reporting, const std::filesystem::path& state_dir) {
+  MDU_ASSIGN_OR_RETURN(Outbox outbox, Outbox::Open(reporting.outbox_dir));
+  MDU_ASSIGN_OR_RETURN(update::StateStore store, update::StateStore::Open(state_dir));
+  MDU_ASSIGN_OR_RETURN(update::DeviceState state, store.Load());
+  MDU_RETURN_IF_ERROR(
+      outbox.Enqueue(InventoryFor(state, reporting.device_id, std::time(nullptr))));
+  return {};
 }
 
 Status EnqueueSecurityEvents(const Reporting& reporting) {

@@ -35,8 +35,9 @@ inline constexpr size_t kMaxLogExcerptBytes = 16u << 10;
 ::mdu::v1::InstallationReport FailedUpdateReport(const Error& error, const std::string& device_id,
                                                  const std::string& installed_version,
                                                  std::time_t now);
-// What is installed now: the installed target (and the previous slot's is not listed: it does
-// not run).
+// What is installed now: the installed target with its version, security_version, payload
+// sha256 and the sha256 of its SBOM (empty when the release references none); the previous
+// slot's is not listed: it does not run.
 ::mdu::v1::InventoryReport InventoryFor(const update::DeviceState& state,
                                         const std::string& device_id, std::time_t now);
 
@@ -79,6 +80,10 @@ Status EnqueueUpdateReports(const Reporting& reporting, const std::filesystem::p
                             const std::optional<update::TransactionResult>& recovered,
                             const std::optional<update::TransactionResult>& transaction,
                             const Error* failure);
+
+// Enqueues an inventory of what the state directory records as installed now (after every
+// commit and rollback, and when the daemon starts).
+Status EnqueueInventory(const Reporting& reporting, const std::filesystem::path& state_dir);
 
 // Enqueues the security event log's records (client-agent/events/security_log.h) not enqueued
 // yet: the outbox keeps the last enqueued seq in `security_events.sent`. Event ids are

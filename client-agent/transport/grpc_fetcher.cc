@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "client-agent/transport/url.h"
+#include "core/common/loopback.h"
 #include "core/io/file.h"
 #include "mdu/v1/repository.grpc.pb.h"
 
@@ -25,21 +26,6 @@ namespace v1 = ::mdu::v1;
 // The server's largest metadata file (16 MiB) plus the message framing.
 constexpr int kMaxMessageBytes = (16 << 20) + (64 << 10);
 constexpr uint64_t kMaxPemBytes = 1 << 20;
-
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  // 127.0.0.0/8 in dotted decimal.
-  if (host.substr(0, 4) != "127.") return false;
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') {
-      ++dots;
-    } else if (!std::isdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return dots == 3;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -314,6 +300,9 @@ struct GrpcFetcher::Impl {
     // throughput and bounds memory.
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
+    // Lets the server send a 1 MiB chunk as one DATA frame instead of 64 of 16 KiB (fewer frame
+    // headers and parse steps, measured with repo-server/bench/server_load).
+    args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
     // The connection attempt's own deadline (gRPC uses max(backoff, this)).
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
                 static_cast<int>(std::max<int64_t>(1, options.connect_timeout.count()) * 1000));

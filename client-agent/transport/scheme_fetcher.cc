@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "client-agent/transport/grpc_module.h"
 #include "client-agent/transport/url.h"
 
 namespace mdu::agent {
@@ -53,10 +54,13 @@ Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions opt
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options,
                                                           GrpcFetcherOptions grpc_options) {
   MDU_ASSIGN_OR_RETURN(std::unique_ptr<CurlFetcher> curl, CurlFetcher::Create(std::move(options)));
-  MDU_ASSIGN_OR_RETURN(std::unique_ptr<GrpcFetcher> grpc,
-                       GrpcFetcher::Create(std::move(grpc_options)));
+  if (grpc_options.client_cert_file.has_value() != grpc_options.client_key_file.has_value()) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "a client certificate needs its key and the reverse (mutual TLS)");
+  }
   std::shared_ptr<client::Fetcher> http(std::move(curl));
-  std::shared_ptr<client::Fetcher> repo_server(std::move(grpc));
+  // The gRPC module is loaded (and its TLS files read) only when a grpc(s) URL is fetched.
+  std::shared_ptr<client::Fetcher> repo_server(NewLazyGrpcFetcher(std::move(grpc_options)));
   auto fetcher = std::make_unique<SchemeFetcher>();
   fetcher->Register("http", http);
   fetcher->Register("https", http);

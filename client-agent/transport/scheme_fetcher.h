@@ -1,8 +1,9 @@
 // SchemeFetcher: a Fetcher that hands each URL to the fetcher registered for its scheme, so one
 // updater can read metadata from https:// and targets from file:// (a USB bundle), or the
 // reverse. MakeDefaultFetcher builds the usual one: http and https through one CurlFetcher
-// (one kept-alive connection), grpc and grpcs (repo-server) through one GrpcFetcher, file
-// through core's FileFetcher.
+// (one kept-alive connection), grpc and grpcs (repo-server) through one GrpcFetcher from the
+// gRPC module (grpc_module.h, loaded on the first grpc(s) fetch), file through core's
+// FileFetcher.
 //
 // Errors: kInvalidArgument for a URL without a scheme or with a scheme nobody registered;
 // otherwise whatever the chosen fetcher returns (see core/client/fetcher.h).
@@ -40,7 +41,7 @@ class SchemeFetcher final : public client::Fetcher {
 };
 
 // http/https -> one CurlFetcher with `options`; file -> FileFetcher; grpc/grpcs -> one
-// GrpcFetcher with `grpc_options` (its TLS files are read now).
+// GrpcFetcher with `grpc_options`, created (module loaded, TLS files read) on first use.
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options = {});
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options,
                                                           GrpcFetcherOptions grpc_options);

@@ -17,10 +17,20 @@ constexpr int64_t kFormat = 1;
 constexpr uint64_t kMaxStateBytes = 1 << 20;
 
 json::Value TargetToValue(const TargetRecord& t) {
-  return json::Value::MakeObject({{"name", t.name},
-                                  {"version", t.version},
-                                  {"sha256", t.sha256},
-                                  {"security_version", t.security_version}});
+  json::Value value = json::Value::MakeObject({{"name", t.name},
+                                               {"version", t.version},
+                                               {"sha256", t.sha256},
+                                               {"security_version", t.security_version}});
+  if (!t.sbom_name.empty() || !t.sbom_sha256.empty()) {
+    value.Set("sbom", json::Value::MakeObject({{"name", t.sbom_name}, {"sha256", t.sbom_sha256}}));
+  }
+  return value;
+}
+
+bool IsSha256Hex(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 json::Value InstallationToValue(const Installation& i) {
@@ -33,6 +43,15 @@ Result<TargetRecord> TargetFromValue(const json::Value& v, std::string_view wher
   MDU_ASSIGN_OR_RETURN(t.version, json::RequireString(v, "version", where));
   MDU_ASSIGN_OR_RETURN(t.sha256, json::RequireString(v, "sha256", where));
   MDU_ASSIGN_OR_RETURN(t.security_version, json::RequireInt(v, "security_version", where));
+  // Optional: state files of agents before the SBOM reference have no "sbom".
+  if (const json::Value* sbom = v.Find("sbom"); sbom != nullptr && !sbom->is_null()) {
+    const std::string sbom_where = std::string(where) + ".sbom";
+    if (!sbom->is_object()) {
+      return MakeError(ErrorKind::kBadMetadata, sbom_where + ": must be an object");
+    }
+    MDU_ASSIGN_OR_RETURN(t.sbom_name, json::RequireString(*sbom, "name", sbom_where));
+    MDU_ASSIGN_OR_RETURN(t.sbom_sha256, json::RequireString(*sbom, "sha256", sbom_where));
+  }
   return t;
 }
 
@@ -78,6 +97,21 @@ Result<int64_t> ParseFloor(std::string_view text) {
 }
 
 }  // namespace
+
+void AttachSbomReference(const json::Value& custom, TargetRecord& record) {
+  record.sbom_name.clear();
+  record.sbom_sha256.clear();
+  const json::Value* sbom = custom.is_object() ? custom.Find("sbom") : nullptr;
+  if (sbom == nullptr || !sbom->is_object()) return;
+  const json::Value* name = sbom->Find("name");
+  const json::Value* sha = sbom->Find("sha256");
+  if (name == nullptr || !name->is_string() || name->as_string().empty() || sha == nullptr ||
+      !sha->is_string() || !IsSha256Hex(sha->as_string())) {
+    return;
+  }
+  record.sbom_name = name->as_string();
+  record.sbom_sha256 = sha->as_string();
+}
 
 std::string_view PhaseName(Phase phase) {
   switch (phase) {

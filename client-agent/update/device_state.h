@@ -27,6 +27,7 @@
 
 #include "client-agent/update/reason.h"
 #include "core/common/error.h"
+#include "core/json/value.h"
 
 namespace mdu::agent::update {
 
@@ -36,9 +37,19 @@ struct TargetRecord {
   std::string version;  // custom.version
   std::string sha256;   // hex digest of the payload
   int64_t security_version = 0;
+  // The release's SBOM as its signed custom metadata names it (custom.sbom = {"name", "sha256"},
+  // signer add-target --sbom); both empty when it references none. Stored as "sbom" in
+  // state.json only when set, so state files written before the field existed still load.
+  std::string sbom_name{};  // (initializers: designated-initializer users may omit them)
+  std::string sbom_sha256{};
 
   friend bool operator==(const TargetRecord&, const TargetRecord&) = default;
 };
+
+// Fills record.sbom_name/sbom_sha256 from a target's signed `custom` metadata when it holds a
+// well-formed reference ({"name": non-empty string, "sha256": 64 lowercase hex}); leaves them
+// empty otherwise (the reference is informational here: `sbom` verifies it before use).
+void AttachSbomReference(const json::Value& custom, TargetRecord& record);
 
 struct Installation {
   TargetRecord target;

@@ -83,6 +83,9 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
   if (!match->has_value()) {
     return MakeError(ErrorKind::kNotFound, "target \"" + selected.name + "\" vanished");
   }
+  // The installed-target record carries the release's signed SBOM reference (inventory).
+  TargetRecord record = selected.record;
+  AttachSbomReference((*match)->file.custom, record);
   // Resumable, with bounded retries (staging.h); a download that does not come through ends as
   // a refused transaction with its reason, recorded as the last result.
   MDU_ASSIGN_OR_RETURN(StagingArea staging_area, StagingArea::Open(options.state_dir));
@@ -90,9 +93,9 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
   if (result.download->failure) {
     const DownloadFailure& failure = *result.download->failure;
     result.transaction = TransactionResult{Outcome::kRefused, failure.reason,
-                                           failure.error.ToString(), selected.record, std::nullopt};
+                                           failure.error.ToString(), record, std::nullopt};
     state.last_result = LastResult{Outcome::kRefused, failure.reason, failure.error.ToString(),
-                                   selected.record};
+                                   record};
     MDU_RETURN_IF_ERROR(store.Save(state));
     return result;
   }
@@ -101,11 +104,11 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
   if (options.admit) {
     if (std::optional<Rejection> refused = options.admit(selected)) {
       result.transaction = TransactionResult{Outcome::kRefused, refused->reason,
-                                             refused->message, selected.record, std::nullopt};
+                                             refused->message, record, std::nullopt};
       return result;  // the verified download stays staged for the next attempt
     }
   }
-  MDU_ASSIGN_OR_RETURN(result.transaction, transaction.Run({selected.record, staged}));
+  MDU_ASSIGN_OR_RETURN(result.transaction, transaction.Run({record, staged}));
   if (!result.transaction->stopped_at) MDU_RETURN_IF_ERROR(io::RemoveFileDurably(staged));
   return result;
 }

@@ -7,15 +7,19 @@
 //       targets role lists one target "big.bin" of SIZE_MIB MiB of pseudo-random bytes, with
 //       its sha256 (and sha512 with --sha512). The target is streamed to
 //       OUT_DIR/targets/<sha256>.big.bin, never held in memory. Prints the target URL path.
-//   agent_download_bench publish HOST:PORT REPO_DIR
+//   agent_download_publish HOST:PORT REPO_DIR
 //       Publishes REPO_DIR (metadata/ and targets/) to a repo-server (plaintext, loopback) in
-//       1 MiB chunks.
+//       1 MiB chunks. A separate program built from this file with MDU_BENCH_PUBLISH: the fetch
+//       side must not link gRPC (client-agent loads it as a module only for grpc URLs, and its
+//       peak RSS is part of the measurement).
 //   agent_download_bench fetch METADATA_URL TARGETS_URL ROOT_FILE STATE_DIR
 //       What the agent does for a download: trust ROOT_FILE, refresh, resolve "big.bin", and
 //       stage it verified (client-agent/update/staging.h) over the agent's transports (http,
-//       grpc). Prints the seconds the download took.
+//       grpc through the gRPC module, as client-agent). Prints the seconds the download took.
 // Exit status: 0 on success, 1 on failure, 2 on bad usage.
+#ifdef MDU_BENCH_PUBLISH
 #include <grpcpp/grpcpp.h>
+#endif
 
 #include <cctype>
 #include <chrono>
@@ -30,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client-agent/transport/grpc_module.h"
 #include "client-agent/transport/scheme_fetcher.h"
 #include "client-agent/update/staging.h"
 #include "core/client/clock.h"
@@ -38,8 +43,10 @@
 #include "core/common/hex.h"
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
-#include "mdu/v1/repository.grpc.pb.h"
 #include "tests/sim/repository_simulator.h"
+#ifdef MDU_BENCH_PUBLISH
+#include "mdu/v1/repository.grpc.pb.h"
+#endif
 
 namespace {
 
@@ -51,7 +58,7 @@ constexpr uint64_t kMiB = 1 << 20;
 int Usage() {
   std::fprintf(stderr,
                "usage: agent_download_bench make-repo OUT_DIR SIZE_MIB [--sha512]\n"
-               "       agent_download_bench publish HOST:PORT REPO_DIR\n"
+               "       agent_download_publish HOST:PORT REPO_DIR\n"
                "       agent_download_bench fetch METADATA_URL TARGETS_URL ROOT_FILE STATE_DIR\n");
   return 2;
 }
@@ -61,6 +68,7 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+#ifndef MDU_BENCH_PUBLISH
 int MakeRepo(const fs::path& out, uint64_t size_mib, bool sha512) {
   fs::create_directories(out / "targets");
   fs::create_directories(out / "metadata");
@@ -120,6 +128,7 @@ int MakeRepo(const fs::path& out, uint64_t size_mib, bool sha512) {
   return 0;
 }
 
+#else
 int Publish(const std::string& server, const fs::path& repo) {
   auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
   auto stub = v1::OperatorService::NewStub(channel);
@@ -164,6 +173,9 @@ int Publish(const std::string& server, const fs::path& repo) {
   return 0;
 }
 
+#endif
+
+#ifndef MDU_BENCH_PUBLISH
 int Fetch(const std::string& metadata_url, const std::string& targets_url, const fs::path& root,
           const fs::path& state_dir) {
   Result<client::FileMetadataStore> store = client::FileMetadataStore::Open(state_dir / "md");
@@ -173,6 +185,9 @@ int Fetch(const std::string& metadata_url, const std::string& targets_url, const
   if (Status stored = store->Store("root", *root_bytes); !stored) {
     return Fail(stored.error().ToString());
   }
+#ifdef MDU_AGENT_GRPC_MODULE_BUILD_DIR
+  agent::SetGrpcModuleDirectory(MDU_AGENT_GRPC_MODULE_BUILD_DIR);
+#endif
   Result<std::unique_ptr<agent::SchemeFetcher>> fetcher = agent::MakeDefaultFetcher();
   if (!fetcher) return Fail(fetcher.error().ToString());
   const client::SystemClock clock;
@@ -204,10 +219,15 @@ int Run(int argc, char** argv) {
     const bool sha512 = argc == 5 && std::string_view(argv[4]) == "--sha512";
     return MakeRepo(argv[2], std::strtoull(argv[3], nullptr, 10), sha512);
   }
-  if (mode == "publish" && argc == 4) return Publish(argv[2], argv[3]);
   if (mode == "fetch" && argc == 6) return Fetch(argv[2], argv[3], argv[4], argv[5]);
   return Usage();
 }
+#else
+int Run(int argc, char** argv) {
+  if (argc == 3) return Publish(argv[1], argv[2]);
+  return Usage();
+}
+#endif
 
 }  // namespace
 

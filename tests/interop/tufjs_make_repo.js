@@ -254,4 +254,6 @@ function main() {
               `targets, ${expected.keyids.length} keys`);
 }
 
-main();
+// agent_tufjs_make_repos.js builds its release trees with the same helpers.
+module.exports = { SPEC_VERSION, makeKey, sign, sha256Hex };
+if (require.main === module) main();

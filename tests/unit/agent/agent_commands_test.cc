@@ -181,6 +181,38 @@ TEST_F(OperatorCommandsTest, RollbackWithoutAuthorizationIsRefusedAndLogged) {
   EXPECT_TRUE(Contains(Events(), "\"type\": \"unauthorized_command\"")) << Events();
 }
 
+TEST_F(OperatorCommandsTest, EventLogRotatesAndStillVerifiesAcrossSegments) {
+  Init();
+  const std::vector<std::string> small = {"--event-log-max-bytes", "8192",
+                                          "--event-log-segments", "2"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), small.begin(), small.end());
+    return args;
+  };
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(Agent(with({"rollback"})).exit_code, 1);
+  const fs::path state = tmp_.path() / "state";
+  EXPECT_TRUE(fs::exists(state / "security_events.anchor"));  // the oldest segment was dropped
+  Outcome run = Agent(with({"--json", "events", "--verify"}));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(Contains(run.out, "\"intact\": true")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "\"segments\": 2")) << run.out;
+  EXPECT_FALSE(Contains(run.out, "\"dropped_through\": 0")) << run.out;
+  // Tampering in the closed segment is found and named.
+  fs::path closed;
+  for (const auto& entry : fs::directory_iterator(state)) {
+    if (entry.path().filename().string().starts_with("security_events.log.")) closed = entry.path();
+  }
+  ASSERT_FALSE(closed.empty());
+  std::string text = ReadFile(closed);
+  const size_t at = text.find("requires");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 8, "REQUIRES");
+  WriteFile(closed, text);
+  run = Agent(with({"events", "--verify"}));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_TRUE(Contains(run.err, closed.filename().string())) << run.err;
+}
+
 TEST_F(OperatorCommandsTest, ForgedExpiredOrForeignAuthorizationIsRefused) {
   Init();
   const int64_t now = std::time(nullptr);
@@ -332,6 +364,20 @@ TEST(PollDelayTest, IntervalWithJitterAndExponentialBackoff) {
   EXPECT_EQ(commands::NextPollDelay(poll, 1, 7).count(), 10);
 }
 
+TEST(PollDelayTest, ReportRetriesWakeTheDaemonBeforeTheNextCycle) {
+  policy::PollConfig poll;
+  poll.interval = std::chrono::seconds(3600);
+  poll.jitter = std::chrono::seconds(0);
+  poll.max_backoff = std::chrono::seconds(600);
+  const std::chrono::seconds until_update(3000);
+  EXPECT_EQ(commands::NextWakeDelay(until_update, 0, poll, 7), until_update);  // nothing waits
+  EXPECT_EQ(commands::NextWakeDelay(until_update, 1, poll, 7).count(), 30);
+  EXPECT_EQ(commands::NextWakeDelay(until_update, 3, poll, 7).count(), 120);
+  EXPECT_EQ(commands::NextWakeDelay(until_update, 30, poll, 7).count(), 600);  // capped
+  // Never later than the update cycle itself.
+  EXPECT_EQ(commands::NextWakeDelay(std::chrono::seconds(20), 3, poll, 7).count(), 20);
+}
+
 // ---- sbom ----
 
 class SbomCommandTest : public AgentCommandsTest {
@@ -378,6 +424,9 @@ TEST_F(SbomCommandTest, ShowsTheVerifiedSbomOfTheInstalledRelease) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(Contains(run.out, "\"format\": \"CycloneDX\"")) << run.out;
   EXPECT_TRUE(Contains(run.out, "\"bomFormat\": \"CycloneDX\"")) << run.out;
+  // The installed-target record keeps the signed SBOM reference (for the inventory reports).
+  run = Agent({"--json", "status"});
+  EXPECT_TRUE(Contains(run.out, "\"name\": \"pump/fw.bin.sbom.json\"")) << run.out;
   run = Agent({"sbom"});
   EXPECT_TRUE(Contains(run.out, "\"specVersion\": \"1.5\"")) << run.out;
 }

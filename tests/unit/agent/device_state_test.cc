@@ -198,5 +198,68 @@ TEST(DeviceStateTest, DamagedFilesGiveClearErrors) {
   EXPECT_NE(bad_floor.error().message().find("security_floor"), std::string::npos);
 }
 
+TEST(DeviceStateTest, SbomReferenceSurvivesTheRoundTrip) {
+  TempDir tmp;
+  Result<StateStore> store = StateStore::Open(tmp.path());
+  ASSERT_TRUE(store);
+  DeviceState state = FullState();
+  state.installed->target.sbom_name = "pump/firmware-2.0.0.bin.sbom.json";
+  state.installed->target.sbom_sha256 = std::string(64, 'd');
+  ASSERT_TRUE(store->Save(state));
+  Result<DeviceState> loaded = store->Load();
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  ExpectSameState(state, *loaded);
+  EXPECT_EQ(loaded->installed->target.sbom_sha256, std::string(64, 'd'));
+  // Records without a reference write no "sbom" at all.
+  EXPECT_EQ(ReadFile(tmp.path() / StateStore::kStateFile).find("\"sbom\""),
+            ReadFile(tmp.path() / StateStore::kStateFile).rfind("\"sbom\""));
+}
+
+TEST(DeviceStateTest, StateWithoutSbomFieldsStillLoads) {
+  // state.json as agents wrote it before the SBOM reference existed.
+  Result<DeviceState> state = ParseState(R"({"format": 1, "security_floor": 3,
+    "installed": {"slot": "a", "target": {"name": "fw.bin", "version": "1.0",
+                  "sha256": "ab", "security_version": 3}},
+    "previous": null, "pending": null, "last_result": null})");
+  ASSERT_TRUE(state) << state.error().ToString();
+  ASSERT_TRUE(state->installed);
+  EXPECT_EQ(state->installed->target.version, "1.0");
+  EXPECT_TRUE(state->installed->target.sbom_name.empty());
+  EXPECT_TRUE(state->installed->target.sbom_sha256.empty());
+}
+
+TEST(DeviceStateTest, MalformedSbomReferenceIsAnError) {
+  Result<DeviceState> state = ParseState(R"({"format": 1, "security_floor": 0,
+    "installed": {"slot": "a", "target": {"name": "fw.bin", "version": "1.0", "sha256": "ab",
+                  "security_version": 0, "sbom": {"name": 7, "sha256": "x"}}}})");
+  ASSERT_FALSE(state);
+  EXPECT_NE(state.error().message().find("state.installed.target.sbom"), std::string::npos)
+      << state.error().message();
+}
+
+TEST(DeviceStateTest, SbomReferenceIsTakenFromTheSignedCustomMetadata) {
+  TargetRecord record = Target("2.0.0", 1);
+  const std::string sha(64, 'e');
+  AttachSbomReference(json::Value::MakeObject(
+                          {{"version", "2.0.0"},
+                           {"sbom", json::Value::MakeObject(
+                                        {{"name", "fw.sbom.json"}, {"sha256", sha}})}}),
+                      record);
+  EXPECT_EQ(record.sbom_name, "fw.sbom.json");
+  EXPECT_EQ(record.sbom_sha256, sha);
+  // Malformed references are not recorded (sbom refuses them too).
+  for (const json::Value& bad :
+       {json::Value::MakeObject({{"version", "2.0.0"}}),
+        json::Value::MakeObject({{"sbom", "fw.sbom.json"}}),
+        json::Value::MakeObject(
+            {{"sbom", json::Value::MakeObject({{"name", "fw.sbom.json"}, {"sha256", "ABC"}})}}),
+        json::Value::MakeObject(
+            {{"sbom", json::Value::MakeObject({{"name", ""}, {"sha256", sha}})}})}) {
+    AttachSbomReference(bad, record);
+    EXPECT_TRUE(record.sbom_name.empty());
+    EXPECT_TRUE(record.sbom_sha256.empty());
+  }
+}
+
 }  // namespace
 }  // namespace mdu::agent::update

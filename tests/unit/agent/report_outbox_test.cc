@@ -273,6 +273,34 @@ TEST(UpdateReportsTest, OutcomesMapToPhasesAndReasonCodes) {
   ASSERT_EQ(inventory.installed_size(), 1);
   EXPECT_EQ(inventory.installed(0).security_version(), 4);
   EXPECT_EQ(inventory.installed(0).sha256(), std::string(64, 'a'));
+  EXPECT_TRUE(inventory.installed(0).sbom_sha256().empty());  // the release names no SBOM
+}
+
+TEST(UpdateReportsTest, InventoryCarriesTheSbomHashOfTheInstalledRelease) {
+  update::DeviceState state;
+  state.installed = update::Installation{
+      update::TargetRecord{.name = "pump/fw.bin",
+                           .version = "3.1.0",
+                           .sha256 = std::string(64, 'a'),
+                           .security_version = 7,
+                           .sbom_name = "pump/fw.bin.sbom.json",
+                           .sbom_sha256 = std::string(64, 'c')},
+      "a"};
+  state.previous = update::Installation{
+      update::TargetRecord{.name = "pump/fw.bin",
+                           .version = "3.0.0",
+                           .sha256 = std::string(64, 'b'),
+                           .security_version = 6,
+                           .sbom_name = "old.sbom.json",
+                           .sbom_sha256 = std::string(64, 'f')},
+      "b"};
+  const v1::InventoryReport inventory = InventoryFor(state, "pump-a", 99);
+  ASSERT_EQ(inventory.installed_size(), 1);  // the previous slot does not run
+  EXPECT_EQ(inventory.device_id(), "pump-a");
+  EXPECT_EQ(inventory.installed(0).name(), "pump/fw.bin");
+  EXPECT_EQ(inventory.installed(0).version(), "3.1.0");
+  EXPECT_EQ(inventory.installed(0).security_version(), 7);
+  EXPECT_EQ(inventory.installed(0).sbom_sha256(), std::string(64, 'c'));
 }
 
 }  // namespace

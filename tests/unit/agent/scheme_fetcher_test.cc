@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "client-agent/transport/grpc_module.h"
 #include "tests/unit/agent/test_http_server.h"
 
 namespace mdu::agent {
@@ -52,6 +53,27 @@ TEST(SchemeFetcherTest, RejectsUnknownOrMissingScheme) {
     ASSERT_FALSE(result) << url;
     EXPECT_EQ(result.error().kind(), ErrorKind::kInvalidArgument) << url;
   }
+}
+
+// This test binary has no gRPC module beside it (the module sits beside client-agent): a
+// grpc(s) URL fails with an error that names the module, and http keeps working. The loading
+// itself is tested through the real binary (tests/integration/agent_attacks, tests/e2e).
+TEST(SchemeFetcherTest, GrpcWithoutTheModuleFailsClearly) {
+  SetGrpcModuleDirectory("/nonexistent-mdu-module-dir");
+  auto fetcher = MakeDefaultFetcher();
+  ASSERT_TRUE(fetcher);
+  auto result = (*fetcher)->FetchBytes("grpc://127.0.0.1:1/metadata/timestamp.json", 100);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(result.error().message().find("libmdu_agent_grpc.so"), std::string::npos)
+      << result.error().ToString();
+  EXPECT_NE(result.error().message().find("/nonexistent-mdu-module-dir"), std::string::npos);
+}
+
+TEST(SchemeFetcherTest, RefusesAClientCertificateWithoutItsKey) {
+  GrpcFetcherOptions grpc;
+  grpc.client_cert_file = "/tmp/cert.pem";
+  EXPECT_FALSE(MakeDefaultFetcher({}, grpc));
 }
 
 }  // namespace

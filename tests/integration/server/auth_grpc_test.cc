@@ -23,6 +23,7 @@
 #include "proto/report_signing.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -35,22 +36,14 @@ using testing::LatestUpload;
 using testing::MakeSim;
 using testing::Upload;
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 using Server = testing::ServerProcess;
 
 class AuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("repo_server_auth_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("repo_server_auth");
     sim_ = MakeSim(WallNow() + 30 * 86400);
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
     // alice publishes, bob views.

@@ -27,6 +27,7 @@
 #include "tests/evidence/device_certs.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -46,11 +47,7 @@ std::chrono::system_clock::time_point Deadline() {
 class EvidenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("repo_server_evidence_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("repo_server_evidence");
     certs_ = DeviceCerts(dir_);
     sim_ = testing::MakeSim(std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())

@@ -23,6 +23,7 @@
 #include "mdu/v1/repository.grpc.pb.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -39,20 +40,12 @@ using testing::Upload;
 
 constexpr uint64_t kMiB = 1u << 20;
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("repo_server_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("repo_server");
     sim_ = MakeSim(WallNow() + 30 * 86400);
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
     Start();

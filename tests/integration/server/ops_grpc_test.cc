@@ -25,6 +25,7 @@
 #include "signer/keystore/keystore.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 namespace mdu::server {
 namespace {
@@ -37,11 +38,7 @@ using testing::MakeSim;
 using testing::Upload;
 using Server = testing::ServerProcess;
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 std::chrono::system_clock::time_point In(int seconds) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
@@ -61,11 +58,7 @@ int RunShell(const std::string& command, std::string* output) {
 class OpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("repo_server_ops_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("repo_server_ops");
     sim_ = MakeSim(WallNow() + 30 * 86400);
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
     std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +

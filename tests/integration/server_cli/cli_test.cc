@@ -25,6 +25,7 @@
 #include "tests/evidence/device_certs.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -36,11 +37,7 @@ namespace v1 = ::mdu::v1;
 using testing::Content;
 using testing::MakeSim;
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 struct CliRun {
   int code = -1;
@@ -51,11 +48,7 @@ struct CliRun {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("repo_server_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("repo_server_cli");
     sim_ = MakeSim(WallNow() + 30 * 86400);
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
     std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +

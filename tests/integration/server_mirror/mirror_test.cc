@@ -23,6 +23,7 @@
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
 #include "tests/integration/server_mirror/nginx_process.h"
+#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -40,11 +41,7 @@ using testing::Upload;
 
 constexpr uint64_t kMiB = 1u << 20;
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 struct RunResult {
   int code = -1;
@@ -75,11 +72,7 @@ RunResult RunProgram(const std::vector<std::string>& args, const fs::path& outpu
 class MirrorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("server_mirror_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("server_mirror");
     sim_ = MakeSim(WallNow() + 30 * 86400);
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
     server_ = std::make_unique<ServerProcess>(

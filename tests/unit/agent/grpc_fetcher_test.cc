@@ -21,6 +21,7 @@
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/server_test_util.h"
 #include "tests/sim/test_util.h"
+#include "tests/support/test_dir.h"
 #include "tests/unit/agent/update_test_util.h"
 
 namespace mdu::agent {
@@ -83,11 +84,7 @@ TEST(ParseGrpcUrlTest, RefusesPlaintextOffLoopbackAndMalformedUrls) {
   }
 }
 
-metadata::UnixTime WallNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ::mdu::testing::WallNow;
 
 // One repo-server for the suite, with a published repository: a small target and one of
 // 3 MiB + 5 bytes (several 1 MiB chunks).

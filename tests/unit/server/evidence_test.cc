@@ -16,6 +16,7 @@
 #include "repo-server/device_evidence.h"
 #include "repo-server/memory_store.h"
 #include "tests/evidence/device_certs.h"
+#include "tests/support/test_dir.h"
 
 namespace mdu::server {
 namespace {
@@ -105,11 +106,7 @@ TEST(SigningPayloadTest, InventoryAndEventPayloadsAreDomainSeparated) {
 class EvidenceKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("evidence_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("evidence");
     certs_ = DeviceCerts(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -16,6 +16,7 @@
 #include "repo-server/ops_client/token.h"
 #include "repo-server/ops_client/uploader.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/support/test_dir.h"
 
 namespace mdu::ops {
 namespace {
@@ -26,11 +27,7 @@ namespace v1 = ::mdu::v1;
 class OpsClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("ops_client_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = ::mdu::testing::FreshTestDir("ops_client");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

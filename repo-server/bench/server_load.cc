@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/common/allocator_tuning.h"
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
 #include "mdu/v1/repository.grpc.pb.h"
@@ -398,6 +399,7 @@ int Reports(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mdu::TuneAllocatorForStreaming();  // as repo-server and client-agent do
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: server_load make-release|publish|metadata|target|reports "

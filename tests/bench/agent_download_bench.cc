@@ -40,6 +40,7 @@
 #include "core/client/clock.h"
 #include "core/client/metadata_store.h"
 #include "core/client/updater.h"
+#include "core/common/allocator_tuning.h"
 #include "core/common/hex.h"
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
@@ -232,6 +233,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mdu::TuneAllocatorForStreaming();  // as client-agent's main does
   try {
     return Run(argc, argv);
   } catch (const std::exception& e) {

@@ -24,8 +24,9 @@
 # a production static server is (sendfile, access log off, unlimited keep-alive requests).
 #
 # Measured: (1) GetMetadata(timestamp) with 64 calls in flight on one HTTP/2 connection vs
-# `wrk -t1 -c64` GET /metadata/timestamp.json over HTTP/1.1 keep-alive; (2) the same with 1 in
-# flight (`wrk -t1 -c1`), latency percentiles; (3) the target streamed once (server_load
+# `wrk -t1 -c64` GET /metadata/timestamp.json over HTTP/1.1 keep-alive, and the same calls from
+# h2load (when installed: a C client of wrk's class, so neither side is limited by a heavier
+# client); (2) the same with 1 in flight (`wrk -t1 -c1`), latency percentiles; (3) the target streamed once (server_load
 # target vs curl -o /dev/null), with repo-server's RSS sampled every 0.1 s during the stream
 # (peak = VmHWM after resetting it through /proc/PID/clear_refs); (4) ReportInstallation rate
 # into RocksDB with 64 and 1 in flight, group commit vs --report-batch-max 1 (no group commit).
@@ -177,6 +178,26 @@ metadata_run() {  # metadata_run INFLIGHT
   echo "LATENCY metadata_c$n p50_us ours=$(value latency_us_p50 "$TMP/ours-$n.txt")" \
     "nginx=$(wrk_pct "$TMP/wrk-$n.txt" 50%) p99_us ours=$(value latency_us_p99 "$TMP/ours-$n.txt")" \
     "nginx=$(wrk_pct "$TMP/wrk-$n.txt" 99%)"
+  # The same calls from h2load, a C load generator of wrk's class (nghttp2, one thread, epoll):
+  # server_load is a gRPC C++ client and costs its pinned CPU more per call than wrk does, so at
+  # 64 in flight it, not the server, can be the limit. The request is the 5-byte gRPC prefix and
+  # the serialized GetMetadataRequest{role: "timestamp"}; h2load counts HTTP 200s, so the
+  # warm-up call of server_load above has already checked the call succeeds.
+  if command -v h2load >/dev/null; then
+    printf '\x00\x00\x00\x00\x0b\x0a\x09timestamp' >"$TMP/get-timestamp.grpc"
+    echo "-- ours via h2load -c1 -m$n -t1 -D $DURATION (gRPC over one HTTP/2 connection)"
+    c0=$(cpu_us "$SERVER_PID")
+    oncpu "$CLIENT_CPU" h2load -c1 -m"$n" -t1 -D "$DURATION" -d "$TMP/get-timestamp.grpc" \
+      -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://$GRPC/mdu.v1.DeviceService/GetMetadata" >"$TMP/h2load-$n.txt" 2>&1
+    c1=$(cpu_us "$SERVER_PID")
+    grep -E '^(finished in|requests:|status codes:)' "$TMP/h2load-$n.txt"
+    local h2 h2_ok
+    h2=$(awk '/^finished in/ { print $4 }' "$TMP/h2load-$n.txt")
+    h2_ok=$(awk '/^requests:/ { print $8 }' "$TMP/h2load-$n.txt")
+    echo "RATIO metadata_rps_c${n}_h2load ours=$h2 nginx=$peer ours/nginx=$(ratio "$h2" "$peer")"
+    echo "CPU metadata_c${n}_h2load server_cpu_us_per_request ours=$(per $((c1 - c0)) "$h2_ok")"
+  fi
 }
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 if part metadata; then

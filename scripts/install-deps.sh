@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
   faketime libfaketime openssl curl
-  softhsm2 libp11-kit-dev opensc nginx-light wrk
+  softhsm2 libp11-kit-dev opensc nginx-light wrk nghttp2-client
 )
 
 missing=()

@@ -20,6 +20,7 @@
 #include "client-agent/commands/cli_output.h"
 #include "client-agent/commands/policy_commands.h"
 #include "client-agent/install/ab_dir_installer.h"
+#include "client-agent/policy/agent_config.h"
 #include "client-agent/report/update_reports.h"
 #include "client-agent/transport/scheme_fetcher.h"
 #include "client-agent/transport/url.h"
@@ -67,25 +68,30 @@ struct CliOptions {
   bool verify_events = false;
   std::string approve_target;
   int64_t max_cycles = 0;
-  int64_t event_log_max_bytes = static_cast<int64_t>(events::LogLimits::kDefaultMaxBytes);
-  int64_t event_log_segments = 4;
   // Device reports (client-agent/report/).
   report::ReportingFlags reporting;
   // Downloads (client-agent/update/staging.h, transport/grpc_fetcher.h).
   bool quiet = false;
-  int64_t download_attempts = 5;
-  int64_t retry_backoff_s = 2;
+  // Download retries and the event log cap: given here, they override the config file.
+  policy::CommandLineLimits limits;
   std::string tls_server_name;
 };
 
+// The config file (if any) with the limits given on the command line applied over it.
+Result<policy::AgentConfig> EffectiveConfig(const CliOptions& options) {
+  policy::AgentConfig config;
+  if (!options.config_file.empty()) {
+    MDU_ASSIGN_OR_RETURN(config, policy::LoadAgentConfig(options.config_file));
+  }
+  MDU_RETURN_IF_ERROR(policy::ApplyCommandLine(options.limits, &config));
+  return config;
+}
+
 // Retries and the progress bar of a download (the bar draws only on a terminal, not --quiet
 // nor --json).
-update::StageOptions StagingOf(const CliOptions& options, update::ProgressBar* bar) {
+update::StageOptions StagingOf(const policy::AgentConfig& config, update::ProgressBar* bar) {
   update::StageOptions staging;
-  staging.retry.max_attempts =
-      static_cast<int>(std::clamp<int64_t>(options.download_attempts, 1, 1000));
-  staging.retry.initial_backoff =
-      std::chrono::seconds(std::max<int64_t>(options.retry_backoff_s, 0));
+  staging.retry = config.download;
   if (bar != nullptr && bar->enabled()) {
     staging.progress = [bar](const update::DownloadProgress& progress) { bar->Update(progress); };
   }
@@ -334,17 +340,14 @@ update::OnlineUpdateOptions UpdateOptionsOf(const CliOptions& options) {
   return update_options;
 }
 
-commands::ServicesOptions ServicesOptionsOf(const CliOptions& options) {
+commands::ServicesOptions ServicesOptionsOf(const CliOptions& options,
+                                            const policy::AgentConfig& config) {
   return commands::ServicesOptions{.config_file = options.config_file,
                                    .state_dir = options.state_dir,
                                    .install_root = options.install_root,
                                    .health_check = options.health_check,
                                    .health_timeout = std::chrono::seconds(options.health_timeout_s),
-                                   .event_log = events::LogLimits{
-                                       .max_bytes = static_cast<uint64_t>(
-                                           std::max<int64_t>(options.event_log_max_bytes, 0)),
-                                       .max_segments = static_cast<uint32_t>(std::clamp<int64_t>(
-                                           options.event_log_segments, 2, 1000))}};
+                                   .event_log = config.event_log};
 }
 
 // Runs one of the commands of client-agent/commands with the global options.
@@ -361,9 +364,11 @@ int RunAgentCommand(const CliOptions& options, std::string_view command, bool ne
     transport = std::move(*made);
     fetcher.emplace(*transport);
   }
+  Result<policy::AgentConfig> config = EffectiveConfig(options);
+  if (!config) return Fail(options, command, config.error());
   const client::SystemClock clock;
   commands::CommandContext context;
-  context.services = ServicesOptionsOf(options);
+  context.services = ServicesOptionsOf(options, *config);
   context.update = UpdateOptionsOf(options);
   context.authorization_file = options.authorization_file;
   context.json = options.json;
@@ -371,7 +376,7 @@ int RunAgentCommand(const CliOptions& options, std::string_view command, bool ne
   context.target = options.approve_target;
   context.max_cycles = options.max_cycles;
   update::ProgressBar bar(stderr, ShowProgress(options));
-  context.update.staging = StagingOf(options, &bar);
+  context.update.staging = StagingOf(*config, &bar);
   context.fetcher = fetcher ? &*fetcher : nullptr;
   context.clock = &clock;
   // The daemon reports like `update` (outbox, flushed every cycle).
@@ -459,13 +464,15 @@ int RunUpdate(const CliOptions& options) {
   if (!transport) return Fail(options, kCommand, transport.error());
   LoggingFetcher fetcher(**transport);
   const client::SystemClock clock;
+  Result<policy::AgentConfig> config = EffectiveConfig(options);
+  if (!config) return Fail(options, kCommand, config.error());
   Result<std::unique_ptr<commands::AgentServices>> services =
-      commands::AgentServices::Open(ServicesOptionsOf(options), clock);
+      commands::AgentServices::Open(ServicesOptionsOf(options, *config), clock);
   if (!services) return Fail(options, kCommand, services.error());
   update::OnlineUpdateOptions update_options = UpdateOptionsOf(options);
   (*services)->Configure(update_options);
   update::ProgressBar bar(stderr, ShowProgress(options));
-  update_options.staging = StagingOf(options, &bar);
+  update_options.staging = StagingOf(*config, &bar);
   auto reporting = report::LoadReporting(options.reporting, options.state_dir);
   if (!reporting) return Fail(options, kCommand, reporting.error());
   const std::string from_version =
@@ -572,8 +579,10 @@ int RunRollback(const CliOptions& options) {
       return Fail(options, kCommand, ok.error());
   }
   const client::SystemClock clock;
+  Result<policy::AgentConfig> config = EffectiveConfig(options);
+  if (!config) return Fail(options, kCommand, config.error());
   Result<std::unique_ptr<commands::AgentServices>> services =
-      commands::AgentServices::Open(ServicesOptionsOf(options), clock);
+      commands::AgentServices::Open(ServicesOptionsOf(options, *config), clock);
   if (!services) return Fail(options, kCommand, services.error());
   // Manual rollbacks need an authorized operator when operator keys are configured.
   if (Status authorized =
@@ -672,23 +681,35 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str();
 
   app.add_flag("-q,--quiet", options.quiet, "no download progress bar on the terminal");
-  app.add_option("--download-attempts", options.download_attempts,
-                 "attempts without progress before a download gives up (it resumes next time)")
-      ->capture_default_str();
-  app.add_option("--retry-backoff", options.retry_backoff_s,
-                 "seconds before the first retry of a download, doubled each time (max 60)")
-      ->capture_default_str();
+  // Limits with a config-file twin: only a value given here overrides the file (bounds are
+  // checked in policy::ApplyCommandLine, the same as for the file).
+  auto limit = [&app](const char* name, std::optional<int64_t>& field, const char* help) {
+    app.add_option_function<int64_t>(
+        name, [&field](const int64_t& value) { field = value; }, help);
+  };
+  limit("--download-attempts", options.limits.download_attempts,
+        "attempts without progress before a download gives up (it resumes next time; default 5; "
+        "config download.attempts)");
+  limit("--download-max-attempts", options.limits.download_max_attempts,
+        "attempts of one download in all, progress or not: a trickling source ends there "
+        "(default 50; config download.max_attempts)");
+  limit("--retry-backoff", options.limits.retry_backoff_s,
+        "seconds before the first retry of a download, doubled each time (default 2; config "
+        "download.backoff_s)");
+  limit("--retry-max-backoff", options.limits.retry_max_backoff_s,
+        "cap of the delay between download attempts in seconds (default 60; config "
+        "download.max_backoff_s)");
   app.add_option("--tls-server-name", options.tls_server_name,
                  "name expected in the grpcs:// repository's certificate (default: its host)");
   app.add_option("--config", options.config_file,
                  "agent config (JSON): maintenance windows, approval, busy hook, operator keys, "
                  "installer, configuration backup, polling (default: none of them)");
-  app.add_option("--event-log-max-bytes", options.event_log_max_bytes,
-                 "size cap of the security event log; the oldest segment is dropped beyond it")
-      ->capture_default_str();
-  app.add_option("--event-log-segments", options.event_log_segments,
-                 "files the security event log rotates through (2..1000)")
-      ->capture_default_str();
+  limit("--event-log-max-bytes", options.limits.event_log_max_bytes,
+        "size cap of the security event log; the oldest segment is dropped beyond it (default "
+        "16 MiB; config event_log.max_bytes)");
+  limit("--event-log-segments", options.limits.event_log_segments,
+        "files the security event log rotates through (2..1000, default 4; config "
+        "event_log.segments)");
   app.add_option("--authorization", options.authorization_file,
                  "operator authorization file for rollback/approve (when operator keys are "
                  "configured)");

@@ -71,8 +71,10 @@ Result<TrustedVersions> RefreshMetadata(const RepositoryLocation& location,
 
 // Refreshes, resolves every name through the delegations (all of them before any target is
 // downloaded, so a name that does not resolve writes nothing), then downloads each target that
-// has no valid copy in `target_dir` yet, verified, into TargetFileName(name). Creates
-// `target_dir` if needed. kNotFound for a name no trusted role lists. `versions`, when not null,
+// has no valid copy in `target_dir` yet, verified, into TargetFileName(name): one request per
+// target, received on this thread while a worker hashes and writes it (Updater::DownloadTarget,
+// core/client/chunk_pipeline.h: fixed buffers, memory independent of the target size), into a
+// temporary file renamed only once verified. Creates `target_dir` if needed. kNotFound for a name no trusted role lists. `versions`, when not null,
 // receives the trusted versions after the refresh.
 Result<std::vector<TargetResult>> DownloadTargets(const RepositoryLocation& location,
                                                   std::span<const std::string> target_names,

@@ -19,32 +19,6 @@
 namespace mdu::evidence {
 namespace {
 
-namespace v1 = ::mdu::v1;
-
-// ---- payload ----
-
-class PayloadWriter {
- public:
-  explicit PayloadWriter(std::string_view kind) {
-    out_.append(kPayloadDomain);
-    Add(kind);
-  }
-  PayloadWriter& Add(std::string_view field) {
-    const auto size = static_cast<uint32_t>(field.size());
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      out_.push_back(static_cast<char>((size >> shift) & 0xff));
-    }
-    out_.append(field);
-    return *this;
-  }
-  PayloadWriter& Add(int64_t value) { return Add(std::to_string(value)); }
-  PayloadWriter& Add(bool value) { return Add(std::string_view(value ? "1" : "0")); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
 // ---- OpenSSL helpers ----
 
 struct BioFree {
@@ -121,49 +95,23 @@ std::vector<std::string> UriNames(X509* cert) {
 
 void EvpPkeyFree::operator()(evp_pkey_st* pkey) const { EVP_PKEY_free(pkey); }
 
-std::string SigningPayload(const v1::InstallationReport& report) {
-  return PayloadWriter("installation")
-      .Add(report.report_id())
-      .Add(report.device_id())
-      .Add(report.target())
-      .Add(report.from_version())
-      .Add(report.to_version())
-      .Add(static_cast<int64_t>(report.phase()))
-      .Add(report.success())
-      .Add(report.error_code())
-      .Add(report.log_excerpt())
-      .Add(report.device_time())
-      .Add(report.nonce())
-      .Take();
+PayloadWriter::PayloadWriter(std::string_view kind) {
+  out_.append(kPayloadDomain);
+  Add(kind);
 }
 
-std::string SigningPayload(const v1::SecurityEvent& event) {
-  return PayloadWriter("security_event")
-      .Add(event.event_id())
-      .Add(event.device_id())
-      .Add(event.kind())
-      .Add(event.subject())
-      .Add(event.detail())
-      .Add(event.device_time())
-      .Add(event.nonce())
-      .Take();
-}
-
-std::string SigningPayload(const v1::InventoryReport& inventory) {
-  PayloadWriter writer("inventory");
-  writer.Add(inventory.report_id())
-      .Add(inventory.device_id())
-      .Add(inventory.device_time())
-      .Add(static_cast<int64_t>(inventory.installed_size()));
-  for (const v1::InstalledTarget& target : inventory.installed()) {
-    writer.Add(target.name())
-        .Add(target.version())
-        .Add(target.security_version())
-        .Add(target.sha256())
-        .Add(target.sbom_sha256());
+PayloadWriter& PayloadWriter::Add(std::string_view field) {
+  const auto size = static_cast<uint32_t>(field.size());
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out_.push_back(static_cast<char>((size >> shift) & 0xff));
   }
-  return writer.Add(inventory.nonce()).Take();
+  out_.append(field);
+  return *this;
 }
+
+PayloadWriter& PayloadWriter::Add(int64_t value) { return Add(std::to_string(value)); }
+
+PayloadWriter& PayloadWriter::Add(bool value) { return Add(std::string_view(value ? "1" : "0")); }
 
 Result<std::string> RandomBytes(size_t count) {
   std::string out(count, '\0');

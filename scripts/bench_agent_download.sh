@@ -13,9 +13,9 @@
 # Environment:
 #   BUILD_DIR  build directory holding repo-server and tests/bench/{measure,agent_download_bench,
 #              agent_download_publish} (build them first: cmake --build BUILD_DIR --target
-#              repo-server measure agent_download_bench agent_download_publish; the gRPC module
-#              client-agent/libmdu_agent_grpc.so comes with agent_download_bench); a Release or
-#              RelWithDebInfo build
+#              repo-server measure agent_download_bench agent_download_publish); a Release or
+#              RelWithDebInfo build. The tool links the agent's transports as client-agent
+#              does (HTTP and gRPC both over libcurl, no libgrpc).
 #   SIZE_MIB   target size (default 1024)
 #   RUNS       runs of each side (default 3); the minimum wall time and the maximum RSS are kept
 #   SHA512=1   the target lists sha512 as well as sha256 (the agent then checks both)

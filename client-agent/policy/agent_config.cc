@@ -89,6 +89,63 @@ Status ParsePoll(const Value& value, PollConfig* out) {
   return {};
 }
 
+// An integer within `bound`, or `fallback` when the field is absent.
+Result<int64_t> Bounded(const Value& object, std::string_view key, const LimitBound& bound,
+                        int64_t fallback) {
+  const Value* value = object.Find(key);
+  if (value == nullptr) return fallback;
+  if (!value->is_int() || value->as_int() < bound.min || value->as_int() > bound.max) {
+    return MakeError(Bad(bound.config_key, "must be an integer from " + std::to_string(bound.min) +
+                                               " to " + std::to_string(bound.max)));
+  }
+  return value->as_int();
+}
+
+Status ParseDownload(const Value& value, update::RetryPolicy* out) {
+  if (!value.is_object()) return MakeError(Bad("download", "must be an object"));
+  MDU_RETURN_IF_ERROR(OnlyKnownFields(value, "download",
+                                      {"attempts", "max_attempts", "backoff_s", "max_backoff_s"}));
+  MDU_ASSIGN_OR_RETURN(int64_t attempts,
+                       Bounded(value, "attempts", kDownloadAttemptsBound, out->max_attempts));
+  MDU_ASSIGN_OR_RETURN(int64_t total, Bounded(value, "max_attempts", kDownloadMaxAttemptsBound,
+                                              out->max_total_attempts));
+  MDU_ASSIGN_OR_RETURN(
+      int64_t backoff,
+      Bounded(value, "backoff_s", kRetryBackoffBound,
+              std::chrono::duration_cast<std::chrono::seconds>(out->initial_backoff).count()));
+  MDU_ASSIGN_OR_RETURN(
+      int64_t max_backoff,
+      Bounded(value, "max_backoff_s", kRetryMaxBackoffBound,
+              std::chrono::duration_cast<std::chrono::seconds>(out->max_backoff).count()));
+  out->max_attempts = static_cast<int>(attempts);
+  out->max_total_attempts = static_cast<int>(total);
+  out->initial_backoff = std::chrono::seconds(backoff);
+  out->max_backoff = std::chrono::seconds(max_backoff);
+  return {};
+}
+
+Status ParseEventLog(const Value& value, events::LogLimits* out) {
+  if (!value.is_object()) return MakeError(Bad("event_log", "must be an object"));
+  MDU_RETURN_IF_ERROR(OnlyKnownFields(value, "event_log", {"max_bytes", "segments"}));
+  MDU_ASSIGN_OR_RETURN(int64_t max_bytes, Bounded(value, "max_bytes", kEventLogMaxBytesBound,
+                                                  static_cast<int64_t>(out->max_bytes)));
+  MDU_ASSIGN_OR_RETURN(int64_t segments,
+                       Bounded(value, "segments", kEventLogSegmentsBound, out->max_segments));
+  out->max_bytes = static_cast<uint64_t>(max_bytes);
+  out->max_segments = static_cast<uint32_t>(segments);
+  return {};
+}
+
+// A command-line value within `bound`.
+Result<int64_t> CheckOption(int64_t value, const LimitBound& bound) {
+  if (value < bound.min || value > bound.max) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     std::string(bound.option) + " must be from " + std::to_string(bound.min) +
+                         " to " + std::to_string(bound.max) + ", not " + std::to_string(value));
+  }
+  return value;
+}
+
 }  // namespace
 
 Result<AgentConfig> ParseAgentConfig(std::string_view bytes) {
@@ -96,18 +153,18 @@ Result<AgentConfig> ParseAgentConfig(std::string_view bytes) {
   if (!parsed) return MakeError(parsed.error().WithContext("agent config"));
   const Value& root = *parsed;
   if (!root.is_object()) return MakeError(ErrorKind::kBadMetadata, "agent config: not an object");
-  MDU_RETURN_IF_ERROR(OnlyKnownFields(
-      root, "config",
-      {"device_id", "maintenance_windows", "require_approval", "approval_ttl_s", "busy_hook",
-       "operator_keys", "operator_auth_max_lifetime_s", "installer", "config_backup", "poll"}));
+  MDU_RETURN_IF_ERROR(
+      OnlyKnownFields(root, "config",
+                      {"device_id", "maintenance_windows", "require_approval", "approval_ttl_s",
+                       "busy_hook", "operator_keys", "operator_auth_max_lifetime_s", "installer",
+                       "config_backup", "poll", "download", "event_log"}));
   AgentConfig config;
   if (const Value* id = root.Find("device_id"); id != nullptr) {
     if (!id->is_string()) return MakeError(Bad("device_id", "must be a string"));
     config.device_id = id->as_string();
   }
   if (const Value* windows = root.Find("maintenance_windows"); windows != nullptr) {
-    MDU_ASSIGN_OR_RETURN(std::vector<std::string> texts,
-                         Strings(*windows, "maintenance_windows"));
+    MDU_ASSIGN_OR_RETURN(std::vector<std::string> texts, Strings(*windows, "maintenance_windows"));
     for (const std::string& text : texts) {
       Result<MaintenanceWindow> window = ParseMaintenanceWindow(text);
       if (!window) return MakeError(window.error().WithContext("agent config"));
@@ -127,7 +184,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view bytes) {
     if (!keys->is_array()) return MakeError(Bad("operator_keys", "must be an array of keys"));
     for (const Value& key : keys->as_array()) {
       Result<crypto::PublicKey> parsed_key = crypto::PublicKey::FromTuf(key);
-      if (!parsed_key) return MakeError(parsed_key.error().WithContext("agent config operator_keys"));
+      if (!parsed_key)
+        return MakeError(parsed_key.error().WithContext("agent config operator_keys"));
       config.operator_keys.push_back(std::move(*parsed_key));
     }
     if (config.operator_keys.empty()) {
@@ -156,7 +214,46 @@ Result<AgentConfig> ParseAgentConfig(std::string_view bytes) {
   if (const Value* poll = root.Find("poll"); poll != nullptr) {
     MDU_RETURN_IF_ERROR(ParsePoll(*poll, &config.poll));
   }
+  if (const Value* download = root.Find("download"); download != nullptr) {
+    MDU_RETURN_IF_ERROR(ParseDownload(*download, &config.download));
+  }
+  if (const Value* event_log = root.Find("event_log"); event_log != nullptr) {
+    MDU_RETURN_IF_ERROR(ParseEventLog(*event_log, &config.event_log));
+  }
   return config;
+}
+
+Status ApplyCommandLine(const CommandLineLimits& limits, AgentConfig* config) {
+  if (limits.download_attempts) {
+    MDU_ASSIGN_OR_RETURN(int64_t value,
+                         CheckOption(*limits.download_attempts, kDownloadAttemptsBound));
+    config->download.max_attempts = static_cast<int>(value);
+  }
+  if (limits.download_max_attempts) {
+    MDU_ASSIGN_OR_RETURN(int64_t value,
+                         CheckOption(*limits.download_max_attempts, kDownloadMaxAttemptsBound));
+    config->download.max_total_attempts = static_cast<int>(value);
+  }
+  if (limits.retry_backoff_s) {
+    MDU_ASSIGN_OR_RETURN(int64_t value, CheckOption(*limits.retry_backoff_s, kRetryBackoffBound));
+    config->download.initial_backoff = std::chrono::seconds(value);
+  }
+  if (limits.retry_max_backoff_s) {
+    MDU_ASSIGN_OR_RETURN(int64_t value,
+                         CheckOption(*limits.retry_max_backoff_s, kRetryMaxBackoffBound));
+    config->download.max_backoff = std::chrono::seconds(value);
+  }
+  if (limits.event_log_max_bytes) {
+    MDU_ASSIGN_OR_RETURN(int64_t value,
+                         CheckOption(*limits.event_log_max_bytes, kEventLogMaxBytesBound));
+    config->event_log.max_bytes = static_cast<uint64_t>(value);
+  }
+  if (limits.event_log_segments) {
+    MDU_ASSIGN_OR_RETURN(int64_t value,
+                         CheckOption(*limits.event_log_segments, kEventLogSegmentsBound));
+    config->event_log.max_segments = static_cast<uint32_t>(value);
+  }
+  return {};
 }
 
 Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {

@@ -18,8 +18,17 @@
 //                   "timeout_s": 600},                // or {"type": "ab-dir"} (default)
 //     "config_backup": ["/etc/pump/pump.conf"],       // backed up before install, restored on
 //                                                     // rollback
-//     "poll": {"interval_s": 3600, "jitter_s": 300, "max_backoff_s": 21600}   // `run`
+//     "poll": {"interval_s": 3600, "jitter_s": 300, "max_backoff_s": 21600},  // `run`
+//     "download": {"attempts": 5, "max_attempts": 50,  // retries of a target download
+//                  "backoff_s": 2, "max_backoff_s": 60},
+//     "event_log": {"max_bytes": 16777216, "segments": 4}  // security event log size cap
 //   }
+//
+// "download" and "event_log" have command-line twins (--download-attempts,
+// --download-max-attempts, --retry-backoff, --retry-max-backoff, --event-log-max-bytes,
+// --event-log-segments); a value given on the command line wins over the file
+// (ApplyCommandLine). Both are checked against the same bounds (kLimitBounds below): a value
+// outside them is an error, never silently clamped.
 //
 // With "operator_keys" present, `rollback` and `approve` require `--authorization FILE` (see
 // operator_auth.h); without them they stay open (the unattended default).
@@ -32,11 +41,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client-agent/events/security_log.h"
 #include "client-agent/policy/maintenance_window.h"
+#include "client-agent/update/staging.h"
 #include "core/common/error.h"
 #include "core/crypto/keys.h"
 
@@ -59,6 +71,26 @@ struct PollConfig {
   std::chrono::seconds max_backoff{6 * 3600};
 };
 
+// The accepted range of each tunable limit, shared by the config file and the command line.
+struct LimitBound {
+  std::string_view config_key;  // "download.attempts"
+  std::string_view option;      // "--download-attempts"
+  int64_t min;
+  int64_t max;
+};
+inline constexpr LimitBound kDownloadAttemptsBound{"download.attempts", "--download-attempts", 1,
+                                                   1000};
+inline constexpr LimitBound kDownloadMaxAttemptsBound{"download.max_attempts",
+                                                      "--download-max-attempts", 1, 10000};
+inline constexpr LimitBound kRetryBackoffBound{"download.backoff_s", "--retry-backoff", 0, 3600};
+inline constexpr LimitBound kRetryMaxBackoffBound{"download.max_backoff_s", "--retry-max-backoff",
+                                                  0, 86400};
+inline constexpr LimitBound kEventLogMaxBytesBound{
+    "event_log.max_bytes", "--event-log-max-bytes",
+    static_cast<int64_t>(2 * events::LogLimits::kMinSegmentBytes), int64_t{1} << 30};
+inline constexpr LimitBound kEventLogSegmentsBound{"event_log.segments", "--event-log-segments", 2,
+                                                   1000};
+
 struct AgentConfig {
   std::string device_id;
   std::vector<MaintenanceWindow> maintenance_windows;
@@ -70,11 +102,28 @@ struct AgentConfig {
   InstallerConfig installer;
   std::vector<std::filesystem::path> config_backup;
   PollConfig poll;
+  // Retries of a target download (update/staging.h): attempts without progress, attempts in
+  // all (a trickling source ends there), first delay and its cap.
+  update::RetryPolicy download;
+  events::LogLimits event_log;  // size cap and segments of the security event log
 
   bool operator_required() const { return !operator_keys.empty(); }
 };
 
+// Values given on the command line (unset: not given); each set one overrides the file's.
+struct CommandLineLimits {
+  std::optional<int64_t> download_attempts;
+  std::optional<int64_t> download_max_attempts;
+  std::optional<int64_t> retry_backoff_s;
+  std::optional<int64_t> retry_max_backoff_s;
+  std::optional<int64_t> event_log_max_bytes;
+  std::optional<int64_t> event_log_segments;
+};
+
 Result<AgentConfig> ParseAgentConfig(std::string_view bytes);
+// Writes the given command-line values into `config`; kInvalidArgument naming the option for a
+// value outside its bound.
+Status ApplyCommandLine(const CommandLineLimits& limits, AgentConfig* config);
 // Reads and parses `path` (at most 1 MiB).
 Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
 

@@ -1,6 +1,6 @@
-// The gRPC end of the report sender. Built into the gRPC module (libmdu_agent_grpc.so, see
-// client-agent/transport/grpc_module.h); report::NewGrpcReportChannel loads it.
-#include <grpcpp/grpcpp.h>
+// The gRPC end of the report sender: DeviceService's report calls over libcurl's HTTP/2
+// (client-agent/transport/grpc_call.h), so the agent needs no gRPC library.
+#include <string.h>  // explicit_bzero
 
 #include <string>
 #include <type_traits>
@@ -8,110 +8,125 @@
 #include <variant>
 
 #include "client-agent/report/sender.h"
-#include "client-agent/transport/grpc_module.h"
-#include "mdu/v1/repository.grpc.pb.h"
+#include "client-agent/report/wire_messages.h"
+#include "client-agent/transport/grpc_call.h"
+#include "core/common/loopback.h"
 
 namespace mdu::agent::report {
 namespace {
 
-namespace v1 = ::mdu::v1;
-
-// The report's id, for messages (outbox.h's ReportId, which lives in the executable, not here).
-std::string IdOf(const ReportMessage& message) {
-  return std::visit(
-      [](const auto& m) -> std::string {
-        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, v1::SecurityEvent>) {
-          return m.event_id();
-        } else {
-          return m.report_id();
-        }
-      },
-      message);
-}
-
 // Outages are worth retrying later; anything else is the server refusing this request.
-Error FromGrpc(const grpc::Status& status, std::string_view what) {
-  std::string message = std::string(what) + ": " + status.error_message() + " (grpc code " +
-                        std::to_string(static_cast<int>(status.error_code())) + ")";
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::UNIMPLEMENTED:
+Error FromStatus(const GrpcStatus& status, std::string_view what) {
+  std::string message = std::string(what) + ": " + status.message + " (grpc code " +
+                        std::to_string(status.code) + " " + GrpcCodeName(status.code) + ")";
+  switch (status.code) {
+    case 14:  // UNAVAILABLE
+    case 4:   // DEADLINE_EXCEEDED
+    case 8:   // RESOURCE_EXHAUSTED
+    case 10:  // ABORTED
+    case 1:   // CANCELLED
+    case 13:  // INTERNAL
+    case 2:   // UNKNOWN
+    case 12:  // UNIMPLEMENTED
       return Error(ErrorKind::kDownload, std::move(message));
-    case grpc::StatusCode::INVALID_ARGUMENT:
+    case 3:  // INVALID_ARGUMENT
       return Error(ErrorKind::kInvalidArgument, std::move(message));
     default:
       return Error(ErrorKind::kPolicy, std::move(message));
   }
 }
 
-class GrpcReportChannel final : public ReportChannel {
+constexpr uint32_t kMaxAnswerBytes = 64 << 10;  // nonces and acks are a few bytes
+
+class CurlReportChannel final : public ReportChannel {
  public:
-  GrpcReportChannel(std::shared_ptr<grpc::Channel> channel, std::chrono::seconds timeout)
-      : stub_(v1::DeviceService::NewStub(std::move(channel))), timeout_(timeout) {}
+  CurlReportChannel(std::unique_ptr<GrpcClient> client, GrpcEndpoint endpoint,
+                    std::chrono::seconds timeout)
+      : client_(std::move(client)), endpoint_(std::move(endpoint)) {
+    limits_.timeout = timeout;
+    limits_.max_message_bytes = kMaxAnswerBytes;
+  }
 
   Result<std::string> GetNonce(const std::string& device_id) override {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    v1::GetReportNonceRequest request;
+    wire::GetReportNonceRequest request;
     request.set_device_id(device_id);
-    v1::ReportNonce nonce;
-    grpc::Status status = stub_->GetReportNonce(&context, request, &nonce);
-    if (!status.ok()) return MakeError(FromGrpc(status, "GetReportNonce"));
+    wire::ReportNonce nonce;
+    MDU_RETURN_IF_ERROR(
+        Unary("GetReportNonce", request.SerializeAsString(), "GetReportNonce", nonce));
     return nonce.nonce();
   }
 
   Result<bool> Send(const ReportMessage& message) override {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    v1::ReportAck ack;
-    grpc::Status status;
-    if (const auto* installation = std::get_if<v1::InstallationReport>(&message)) {
-      status = stub_->ReportInstallation(&context, *installation, &ack);
-    } else if (const auto* event = std::get_if<v1::SecurityEvent>(&message)) {
-      status = stub_->ReportSecurityEvent(&context, *event, &ack);
+    const std::string what = "report " + ReportId(message);
+    std::string_view method;
+    std::string bytes;
+    if (const auto* installation = std::get_if<wire::InstallationReport>(&message)) {
+      method = "ReportInstallation";
+      bytes = installation->SerializeAsString();
+    } else if (const auto* event = std::get_if<wire::SecurityEvent>(&message)) {
+      method = "ReportSecurityEvent";
+      bytes = event->SerializeAsString();
     } else {
-      status = stub_->ReportInventory(&context, std::get<v1::InventoryReport>(message), &ack);
+      method = "ReportInventory";
+      bytes = std::get<wire::InventoryReport>(message).SerializeAsString();
     }
-    if (!status.ok()) {
-      return MakeError(FromGrpc(status, "report " + IdOf(message)));
-    }
+    wire::ReportAck ack;
+    MDU_RETURN_IF_ERROR(Unary(method, bytes, what, ack));
     return ack.newly_stored();
   }
 
  private:
-  std::unique_ptr<v1::DeviceService::Stub> stub_;
-  std::chrono::seconds timeout_;
+  template <typename Answer>
+  Status Unary(std::string_view method, const std::string& request, const std::string& what,
+               Answer& answer) {
+    const std::string path = "/mdu.v1.DeviceService/" + std::string(method);
+    UnaryResponse response;
+    Result<GrpcStatus> status = client_->Call(endpoint_, path, request, limits_, response,
+                                              what + " to " + endpoint_.authority);
+    // Anything that kept the call from completing is an outage: retry later.
+    if (!status) return MakeError(ErrorKind::kDownload, status.error().message());
+    if (!status->ok()) return MakeError(FromStatus(*status, what));
+    if (!response.received() || !answer.ParseFromArray(response.bytes().data(),
+                                                       static_cast<int>(response.bytes().size()))) {
+      return MakeError(ErrorKind::kDownload, what + ": malformed answer from the server");
+    }
+    return {};
+  }
+
+  std::unique_ptr<GrpcClient> client_;
+  const GrpcEndpoint endpoint_;
+  GrpcCallLimits limits_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ReportChannel>> NewGrpcReportChannelInProcess(
-    const ReportServerOptions& options) {
+Result<std::unique_ptr<ReportChannel>> NewGrpcReportChannel(const ReportServerOptions& options) {
   if (options.address.empty()) {
     return MakeError(ErrorKind::kInvalidArgument, "no report server address");
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  grpc::ChannelArguments args;
   if (options.plaintext) {
-    credentials = grpc::InsecureChannelCredentials();
-  } else {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.ca_cert_pem;
-    ssl.pem_cert_chain = options.client_cert_pem;
-    ssl.pem_private_key = options.client_key_pem;
-    credentials = grpc::SslCredentials(ssl);
-    if (!options.server_name_override.empty()) {
-      args.SetSslTargetNameOverride(options.server_name_override);
+    // Plaintext HTTP/2 only on this machine (repo-server --insecure in tests).
+    const size_t colon = options.address.rfind(':');
+    const std::string host = options.address.substr(0, colon);
+    if (colon == std::string::npos || !IsLoopbackHost(host)) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "a plaintext report server must be on a loopback address, not " +
+                           options.address.substr(0, 200));
     }
   }
-  return std::unique_ptr<ReportChannel>(std::make_unique<GrpcReportChannel>(
-      grpc::CreateCustomChannel(options.address, credentials, args), options.timeout));
+  GrpcClientOptions client;
+  client.connect_timeout = options.timeout;
+  if (!options.plaintext) {
+    client.ca_pem = options.ca_cert_pem;
+    client.cert_pem = options.client_cert_pem;
+    client.key_pem = options.client_key_pem;  // the client wipes its copy when destroyed
+    if (!options.server_name_override.empty()) {
+      client.tls_server_name = options.server_name_override;
+    }
+  }
+  MDU_ASSIGN_OR_RETURN(std::unique_ptr<GrpcClient> grpc, GrpcClient::Create(std::move(client)));
+  return std::unique_ptr<ReportChannel>(std::make_unique<CurlReportChannel>(
+      std::move(grpc), GrpcEndpoint{!options.plaintext, options.address}, options.timeout));
 }
 
 }  // namespace mdu::agent::report

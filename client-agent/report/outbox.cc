@@ -14,7 +14,6 @@ namespace mdu::agent::report {
 namespace {
 
 namespace fs = std::filesystem;
-namespace v1 = ::mdu::v1;
 
 constexpr std::string_view kMagic = "mdu-outbox-v1 ";
 constexpr std::string_view kSuffix = ".report";
@@ -30,7 +29,7 @@ bool IsIdentifier(std::string_view id) {
 std::string& MutableId(ReportMessage& message) {
   return std::visit(
       [](auto& m) -> std::string& {
-        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, v1::SecurityEvent>) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, wire::SecurityEvent>) {
           return *m.mutable_event_id();
         } else {
           return *m.mutable_report_id();
@@ -57,9 +56,9 @@ Result<ReportMessage> Parse(std::string_view bytes) {
     }
     return ReportMessage(std::move(message));
   };
-  if (kind == "installation") return parse(v1::InstallationReport());
-  if (kind == "security_event") return parse(v1::SecurityEvent());
-  if (kind == "inventory") return parse(v1::InventoryReport());
+  if (kind == "installation") return parse(wire::InstallationReport());
+  if (kind == "security_event") return parse(wire::SecurityEvent());
+  if (kind == "inventory") return parse(wire::InventoryReport());
   return MakeError(ErrorKind::kBadMetadata, "unknown outbox kind " + std::string(kind));
 }
 

@@ -24,13 +24,13 @@
 #include <variant>
 #include <vector>
 
+#include "client-agent/report/wire_messages.h"
 #include "core/common/error.h"
-#include "mdu/v1/repository.pb.h"
 
 namespace mdu::agent::report {
 
-using ReportMessage = std::variant<::mdu::v1::InstallationReport, ::mdu::v1::SecurityEvent,
-                                   ::mdu::v1::InventoryReport>;
+using ReportMessage =
+    std::variant<wire::InstallationReport, wire::SecurityEvent, wire::InventoryReport>;
 
 // "installation", "security_event" or "inventory".
 std::string_view KindName(const ReportMessage& message);

@@ -10,7 +10,6 @@
 namespace mdu::agent::report {
 namespace {
 
-namespace v1 = ::mdu::v1;
 using update::Reason;
 
 constexpr uint64_t kMaxPemBytes = 64u << 10;
@@ -29,12 +28,12 @@ Result<std::string> ReadPem(const std::string& path, std::string_view what) {
 
 }  // namespace
 
-v1::InstallPhase PhaseReached(const update::TransactionResult& result) {
-  if (result.outcome == update::Outcome::kCommitted) return v1::INSTALL_PHASE_COMPLETE;
+wire::InstallPhase PhaseReached(const update::TransactionResult& result) {
+  if (result.outcome == update::Outcome::kCommitted) return wire::INSTALL_PHASE_COMPLETE;
   switch (result.reason) {
     case Reason::kDownloadFailed:
     case Reason::kDownloadRejected:
-      return v1::INSTALL_PHASE_DOWNLOAD;
+      return wire::INSTALL_PHASE_DOWNLOAD;
     case Reason::kHardwareMismatch:
     case Reason::kNotNewer:
     case Reason::kDowngrade:
@@ -42,26 +41,26 @@ v1::InstallPhase PhaseReached(const update::TransactionResult& result) {
     case Reason::kSecurityFloor:
     case Reason::kBadCustomMetadata:
     case Reason::kHashMismatch:
-      return v1::INSTALL_PHASE_VERIFY;
+      return wire::INSTALL_PHASE_VERIFY;
     case Reason::kInstallFailed:
     case Reason::kActivateFailed:
-      return v1::INSTALL_PHASE_INSTALL;
+      return wire::INSTALL_PHASE_INSTALL;
     case Reason::kHealthCheckFailed:
     case Reason::kHealthCheckTimeout:
     case Reason::kHealthCheckError:
-      return v1::INSTALL_PHASE_HEALTH_CHECK;
+      return wire::INSTALL_PHASE_HEALTH_CHECK;
     case Reason::kInterrupted:
     case Reason::kManualRollback:
-      return v1::INSTALL_PHASE_ROLLBACK;
+      return wire::INSTALL_PHASE_ROLLBACK;
     default:  // admission and policy refusals: verified and staged, not installed
-      return v1::INSTALL_PHASE_STAGE;
+      return wire::INSTALL_PHASE_STAGE;
   }
 }
 
-v1::InstallationReport InstallationReportFor(const update::TransactionResult& result,
-                                             const std::string& device_id,
-                                             const std::string& from_version, std::time_t now) {
-  v1::InstallationReport report;
+wire::InstallationReport InstallationReportFor(const update::TransactionResult& result,
+                                               const std::string& device_id,
+                                               const std::string& from_version, std::time_t now) {
+  wire::InstallationReport report;
   report.set_device_id(device_id);
   report.set_target(result.target.name);
   report.set_from_version(from_version);
@@ -77,9 +76,9 @@ v1::InstallationReport InstallationReportFor(const update::TransactionResult& re
   return report;
 }
 
-v1::InstallationReport FailedUpdateReport(const Error& error, const std::string& device_id,
-                                          const std::string& installed_version, std::time_t now) {
-  v1::InstallationReport report;
+wire::InstallationReport FailedUpdateReport(const Error& error, const std::string& device_id,
+                                            const std::string& installed_version, std::time_t now) {
+  wire::InstallationReport report;
   report.set_device_id(device_id);
   report.set_from_version(installed_version);
   switch (error.kind()) {
@@ -87,10 +86,10 @@ v1::InstallationReport FailedUpdateReport(const Error& error, const std::string&
     case ErrorKind::kSlowRetrieval:
     case ErrorKind::kNotFound:
     case ErrorKind::kIo:
-      report.set_phase(v1::INSTALL_PHASE_DOWNLOAD);
+      report.set_phase(wire::INSTALL_PHASE_DOWNLOAD);
       break;
     default:  // the metadata or the download did not verify
-      report.set_phase(v1::INSTALL_PHASE_VERIFY);
+      report.set_phase(wire::INSTALL_PHASE_VERIFY);
       break;
   }
   report.set_success(false);
@@ -100,13 +99,13 @@ v1::InstallationReport FailedUpdateReport(const Error& error, const std::string&
   return report;
 }
 
-v1::InventoryReport InventoryFor(const update::DeviceState& state, const std::string& device_id,
-                                 std::time_t now) {
-  v1::InventoryReport inventory;
+wire::InventoryReport InventoryFor(const update::DeviceState& state, const std::string& device_id,
+                                   std::time_t now) {
+  wire::InventoryReport inventory;
   inventory.set_device_id(device_id);
   inventory.set_device_time(static_cast<int64_t>(now));
   if (state.installed) {
-    v1::InstalledTarget* target = inventory.add_installed();
+    wire::InstalledTarget* target = inventory.add_installed();
     target->set_name(state.installed->target.name);
     target->set_version(state.installed->target.version);
     target->set_security_version(state.installed->target.security_version);
@@ -244,7 +243,7 @@ Status EnqueueSecurityEvents(const Reporting& reporting) {
   MDU_ASSIGN_OR_RETURN(std::vector<events::EventRecord> records, log.ReadAfter(sent));
   if (records.empty()) return {};
   for (const events::EventRecord& record : records) {
-    v1::SecurityEvent event;
+    wire::SecurityEvent event;
     event.set_event_id("ev-" + std::to_string(record.seq) + "-" + record.hash.substr(0, 16));
     event.set_device_id(reporting.device_id);
     event.set_kind(record.type.substr(0, 1024));

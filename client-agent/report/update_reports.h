@@ -22,24 +22,22 @@ namespace mdu::agent::report {
 inline constexpr size_t kMaxLogExcerptBytes = 16u << 10;
 
 // The phase a transaction reached, from its outcome and reason code.
-::mdu::v1::InstallPhase PhaseReached(const update::TransactionResult& result);
+wire::InstallPhase PhaseReached(const update::TransactionResult& result);
 
 // A transaction's outcome: error_code is the reason code (client-agent/update/reason.h),
 // log_excerpt its message (cut to 16 KiB). `from_version` is what ran before.
-::mdu::v1::InstallationReport InstallationReportFor(const update::TransactionResult& result,
-                                                    const std::string& device_id,
-                                                    const std::string& from_version,
-                                                    std::time_t now);
+wire::InstallationReport InstallationReportFor(const update::TransactionResult& result,
+                                               const std::string& device_id,
+                                               const std::string& from_version, std::time_t now);
 // An update that failed before any transaction (refresh or download): phase DOWNLOAD (or VERIFY
 // for verification kinds), error_code the ErrorKindName.
-::mdu::v1::InstallationReport FailedUpdateReport(const Error& error, const std::string& device_id,
-                                                 const std::string& installed_version,
-                                                 std::time_t now);
+wire::InstallationReport FailedUpdateReport(const Error& error, const std::string& device_id,
+                                            const std::string& installed_version, std::time_t now);
 // What is installed now: the installed target with its version, security_version, payload
 // sha256 and the sha256 of its SBOM (empty when the release references none); the previous
 // slot's is not listed: it does not run.
-::mdu::v1::InventoryReport InventoryFor(const update::DeviceState& state,
-                                        const std::string& device_id, std::time_t now);
+wire::InventoryReport InventoryFor(const update::DeviceState& state, const std::string& device_id,
+                                   std::time_t now);
 
 // The command line's reporting options, as given.
 struct ReportingFlags {

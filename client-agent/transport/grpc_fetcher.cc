@@ -1,31 +1,29 @@
 #include "client-agent/transport/grpc_fetcher.h"
 
-#include <grpcpp/grpcpp.h>
 #include <string.h>  // explicit_bzero
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <charconv>
-#include <condition_variable>
-#include <map>
-#include <mutex>
-#include <thread>
 #include <utility>
 
+#include "client-agent/report/wire_messages.h"
+#include "client-agent/transport/grpc_call.h"
+#include "client-agent/transport/grpc_wire.h"
 #include "client-agent/transport/url.h"
 #include "core/common/loopback.h"
 #include "core/io/file.h"
-#include "mdu/v1/repository.grpc.pb.h"
 
 namespace mdu::agent {
 namespace {
 
-namespace v1 = ::mdu::v1;
-
 // The server's largest metadata file (16 MiB) plus the message framing.
-constexpr int kMaxMessageBytes = (16 << 20) + (64 << 10);
+constexpr uint32_t kMaxMetadataMessageBytes = (16 << 20) + (64 << 10);
+// A target chunk: at most 1 MiB of data plus its fields.
+constexpr uint32_t kMaxChunkMessageBytes = (1 << 20) + 64;
 constexpr uint64_t kMaxPemBytes = 1 << 20;
+constexpr std::string_view kGetMetadata = "/mdu.v1.DeviceService/GetMetadata";
+constexpr std::string_view kGetTarget = "/mdu.v1.DeviceService/GetTarget";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -60,125 +58,21 @@ bool IsSha256Hex(std::string_view text) {
   return true;
 }
 
-std::string_view CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN_CODE";
-  }
-}
-
-Error StatusError(const grpc::Status& status, const std::string& url) {
-  std::string message = status.error_message().substr(0, 1000);
-  for (char& c : message) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
+// gRPC status -> ErrorKind (see the header).
+Error StatusError(const GrpcStatus& status, const std::string& url) {
   const std::string text =
-      "gRPC " + std::string(CodeName(status.error_code())) + " for " + url + ": " + message;
-  switch (status.error_code()) {
-    case grpc::StatusCode::NOT_FOUND:
+      "gRPC " + GrpcCodeName(status.code) + " for " + url + ": " + status.message;
+  switch (status.code) {
+    case 5:  // NOT_FOUND
       return Error(ErrorKind::kNotFound, text);
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case 4:  // DEADLINE_EXCEEDED
       return Error(ErrorKind::kSlowRetrieval, text);
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case 8:  // RESOURCE_EXHAUSTED
       return Error(ErrorKind::kLimitExceeded, text);
     default:
       return Error(ErrorKind::kDownload, text);
   }
 }
-
-// Cancels a call whose data arrives slower than `limit` bytes/s over a `window` (slow
-// retrieval). Windows do not overlap, so a slow period is caught within two windows. The
-// watcher thread only reads an atomic counter and calls the thread-safe TryCancel.
-class SpeedWatchdog {
- public:
-  SpeedWatchdog(grpc::ClientContext& context, uint64_t limit, std::chrono::seconds window)
-      : context_(context), limit_(limit), window_(window) {
-    if (limit_ > 0 && window_.count() > 0) thread_ = std::thread([this] { Watch(); });
-  }
-  ~SpeedWatchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  SpeedWatchdog(const SpeedWatchdog&) = delete;
-  SpeedWatchdog& operator=(const SpeedWatchdog&) = delete;
-
-  void Add(uint64_t bytes) { received_.fetch_add(bytes, std::memory_order_relaxed); }
-  bool fired() const { return fired_.load(); }
-
- private:
-  void Watch() {
-    using Clock = std::chrono::steady_clock;
-    const auto tick = std::clamp<std::chrono::milliseconds>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(window_) / 10,
-        std::chrono::milliseconds(10), std::chrono::milliseconds(500));
-    auto window_start = Clock::now();
-    uint64_t start_bytes = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      wake_.wait_for(lock, tick);
-      if (stop_) break;
-      const auto now = Clock::now();
-      const double elapsed = std::chrono::duration<double>(now - window_start).count();
-      if (elapsed < static_cast<double>(window_.count())) continue;
-      const uint64_t bytes = received_.load(std::memory_order_relaxed);
-      if (static_cast<double>(bytes - start_bytes) < static_cast<double>(limit_) * elapsed) {
-        fired_ = true;
-        context_.TryCancel();
-        return;
-      }
-      window_start = now;
-      start_bytes = bytes;
-    }
-  }
-
-  grpc::ClientContext& context_;
-  const uint64_t limit_;
-  const std::chrono::seconds window_;
-  std::atomic<uint64_t> received_{0};
-  std::atomic<bool> fired_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 Result<std::string> ReadPem(const std::filesystem::path& path, std::string_view what) {
   Result<std::string> bytes = io::ReadFileBounded(path, kMaxPemBytes);
@@ -194,6 +88,112 @@ void Wipe(std::string& secret) {
   if (!secret.empty()) explicit_bzero(secret.data(), secret.size());
   secret.clear();
 }
+
+// The checks of a GetTarget stream, fed by TargetChunkDecoder as the bytes arrive: consecutive
+// offsets from the requested one, the announced total and the bytes within max_length,
+// on_start once before the first byte reaches the sink.
+class TargetStream final : public TargetChunkHandler {
+ public:
+  TargetStream(const std::string& shown, uint64_t offset, uint64_t max_length,
+               const client::StartSink& on_start, const client::ChunkSink& sink)
+      : shown_(shown),
+        offset_(offset),
+        position_(offset),
+        max_length_(max_length),
+        on_start_(on_start),
+        sink_(sink) {}
+
+  Status OnChunkStart() override {
+    chunk_start_ = position_;
+    chunk_offset_ = 0;  // protobuf's default when the field is absent
+    total_length_ = 0;
+    data_seen_ = false;
+    return {};
+  }
+  Status OnOffset(uint64_t offset) override {
+    chunk_offset_ = offset;
+    // After the data the offset can only confirm where the data went.
+    if (data_seen_) return CheckOffset();
+    return {};
+  }
+  Status OnTotalLength(uint64_t total_length) override {
+    total_length_ = total_length;
+    return {};
+  }
+  Status OnDataStart(uint64_t size, uint64_t bytes_after) override {
+    data_seen_ = true;
+    MDU_RETURN_IF_ERROR(CheckOffset());
+    if (size > max_length_ - position_) {
+      return MakeError(ErrorKind::kLimitExceeded, shown_ + " sent more than the limit of " +
+                                                      std::to_string(max_length_) + " bytes");
+    }
+    if (!started_) {
+      // total_length usually follows the data (field order): hold the first chunk's data
+      // until it is known, unless nothing follows.
+      if (bytes_after == 0) return Start();
+      held_.reserve(static_cast<size_t>(size));
+    }
+    return {};
+  }
+  Status OnData(std::string_view piece) override {
+    position_ += piece.size();
+    if (!started_) {
+      held_.append(piece);
+      return {};
+    }
+    return sink_(piece);
+  }
+  Status OnChunkEnd() override {
+    MDU_RETURN_IF_ERROR(CheckOffset());
+    if (!started_) {
+      MDU_RETURN_IF_ERROR(Start());
+      if (!held_.empty()) {
+        Status sunk = sink_(held_);
+        std::string().swap(held_);  // the one held chunk is released at once
+        MDU_RETURN_IF_ERROR(sunk);
+      }
+    }
+    return {};
+  }
+
+  // At the end of a call that the server completed with OK.
+  Status Finish() {
+    if (!started_) return Start();
+    return {};
+  }
+  uint64_t received() const { return position_ - offset_; }
+
+ private:
+  Status CheckOffset() const {
+    if (chunk_offset_ == chunk_start_) return {};
+    // A server placing bytes elsewhere than asked is not sending the signed target.
+    return MakeError(ErrorKind::kHashMismatch, shown_ + ": chunk at byte " +
+                                                   std::to_string(chunk_offset_) + ", expected " +
+                                                   std::to_string(chunk_start_));
+  }
+  Status Start() {
+    if (total_length_ > max_length_) {
+      return MakeError(ErrorKind::kLimitExceeded,
+                       shown_ + " announces " + std::to_string(total_length_) +
+                           " bytes, more than the limit of " + std::to_string(max_length_));
+    }
+    started_ = true;
+    return on_start_(offset_);
+  }
+
+  const std::string& shown_;
+  const uint64_t offset_;
+  uint64_t position_;
+  const uint64_t max_length_;
+  const client::StartSink& on_start_;
+  const client::ChunkSink& sink_;
+  bool started_ = false;
+  uint64_t chunk_start_ = 0;
+  uint64_t chunk_offset_ = 0;
+  uint64_t total_length_ = 0;
+  bool data_seen_ = false;
+  std::string held_;
+};
 
 }  // namespace
 
@@ -279,53 +279,7 @@ Result<GrpcRequest> ParseGrpcUrl(std::string_view url) {
 }
 
 struct GrpcFetcher::Impl {
-  std::shared_ptr<grpc::ChannelCredentials> tls_credentials;  // null until a grpcs URL
-  std::string ca_pem;
-  std::string cert_pem;
-  std::string key_pem;  // wiped once the credentials hold it
-  std::map<std::pair<bool, std::string>, std::unique_ptr<v1::DeviceService::Stub>> stubs;
-
-  ~Impl() { Wipe(key_pem); }
-
-  v1::DeviceService::Stub& StubFor(const GrpcRequest& request, const GrpcFetcherOptions& options) {
-    auto& stub = stubs[{request.tls, request.authority}];
-    if (stub) return *stub;
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    args.SetMaxSendMessageSize(1 << 20);
-    args.SetUserAgentPrefix("mdu-client-agent/0.1");
-    // A fixed flow-control window instead of BDP probing: with a slow consumer (a disk at
-    // 30 MB/s) BDP lets the window, and so the data buffered in this process, grow without a
-    // useful bound (165 MiB measured for a 1 GiB target). 4 MiB keeps loopback and LAN
-    // throughput and bounds memory.
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
-    // Lets the server send a 1 MiB chunk as one DATA frame instead of 64 of 16 KiB (fewer frame
-    // headers and parse steps, measured with repo-server/bench/server_load).
-    args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
-    // The connection attempt's own deadline (gRPC uses max(backoff, this)).
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                static_cast<int>(std::max<int64_t>(1, options.connect_timeout.count()) * 1000));
-    std::shared_ptr<grpc::ChannelCredentials> credentials;
-    if (request.tls) {
-      if (!tls_credentials) {
-        grpc::SslCredentialsOptions ssl;
-        ssl.pem_root_certs = ca_pem;
-        ssl.pem_cert_chain = cert_pem;
-        ssl.pem_private_key = key_pem;
-        tls_credentials = grpc::SslCredentials(ssl);
-        Wipe(ssl.pem_private_key);
-        Wipe(key_pem);
-      }
-      credentials = tls_credentials;
-      if (options.tls_server_name) args.SetSslTargetNameOverride(*options.tls_server_name);
-    } else {
-      credentials = grpc::InsecureChannelCredentials();
-    }
-    stub =
-        v1::DeviceService::NewStub(grpc::CreateCustomChannel(request.authority, credentials, args));
-    return *stub;
-  }
+  std::unique_ptr<GrpcClient> client;
 };
 
 Result<std::unique_ptr<GrpcFetcher>> GrpcFetcher::Create(GrpcFetcherOptions options) {
@@ -337,14 +291,21 @@ Result<std::unique_ptr<GrpcFetcher>> GrpcFetcher::Create(GrpcFetcherOptions opti
     return MakeError(ErrorKind::kInvalidArgument,
                      "a client certificate needs its key and the reverse (mutual TLS)");
   }
-  auto impl = std::make_unique<Impl>();
+  GrpcClientOptions client;
+  client.connect_timeout = options.connect_timeout;
+  client.tls_server_name = options.tls_server_name;
   if (options.ca_file) {
-    MDU_ASSIGN_OR_RETURN(impl->ca_pem, ReadPem(*options.ca_file, "CA file"));
+    MDU_ASSIGN_OR_RETURN(client.ca_pem, ReadPem(*options.ca_file, "CA file"));
   }
   if (options.client_cert_file) {
-    MDU_ASSIGN_OR_RETURN(impl->cert_pem, ReadPem(*options.client_cert_file, "client certificate"));
-    MDU_ASSIGN_OR_RETURN(impl->key_pem, ReadPem(*options.client_key_file, "client key"));
+    MDU_ASSIGN_OR_RETURN(client.cert_pem, ReadPem(*options.client_cert_file, "client certificate"));
+    Result<std::string> key = ReadPem(*options.client_key_file, "client key");
+    if (!key) return MakeError(key.error());
+    client.key_pem = std::move(*key);  // moved: the client owns (and wipes) the only copy
+    Wipe(*key);
   }
+  auto impl = std::make_unique<Impl>();
+  MDU_ASSIGN_OR_RETURN(impl->client, GrpcClient::Create(std::move(client)));
   return std::unique_ptr<GrpcFetcher>(new GrpcFetcher(std::move(options), std::move(impl)));
 }
 
@@ -368,9 +329,11 @@ Status GrpcFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
                                                       std::to_string(max_length) + " bytes");
   }
   const std::string shown = RedactUrl(url);
-  v1::DeviceService::Stub& stub = impl_->StubFor(request, options_);
-  const auto now = std::chrono::system_clock::now();
-  grpc::ClientContext context;
+  const GrpcEndpoint endpoint{request.tls, request.authority};
+  GrpcCallLimits limits;
+  limits.timeout = options_.total_timeout;
+  limits.low_speed_limit = options_.low_speed_limit;
+  limits.low_speed_time = options_.low_speed_time;
 
   if (request.kind == GrpcRequest::Kind::kMetadata) {
     // One message: the deadline also stands in for the minimum speed.
@@ -380,14 +343,37 @@ Status GrpcFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
           options_.low_speed_time + std::chrono::seconds(max_length / options_.low_speed_limit + 1);
       if (limit.count() == 0 || slowest < limit) limit = slowest;
     }
-    if (limit.count() > 0) context.set_deadline(now + limit);
-    v1::GetMetadataRequest get;
+    limits.timeout = limit;
+    // A response that cannot fit is refused from its prefix (content plus a few bytes of
+    // framing), before it is received.
+    limits.max_message_bytes =
+        max_length >= kMaxMetadataMessageBytes
+            ? kMaxMetadataMessageBytes
+            : static_cast<uint32_t>(std::min<uint64_t>(kMaxMetadataMessageBytes, max_length + 16));
+    wire::GetMetadataRequest get;
     get.set_role(request.role);
     get.set_version(request.version);
-    v1::GetMetadataResponse response;
-    const grpc::Status status = stub.GetMetadata(&context, get, &response);
-    if (!status.ok()) return MakeError(StatusError(status, shown));
-    const std::string& content = response.content();
+    UnaryResponse response;
+    Result<GrpcStatus> status = impl_->client->Call(endpoint, kGetMetadata, get.SerializeAsString(),
+                                                    limits, response, shown);
+    if (!status) {
+      if (status.error().kind() == ErrorKind::kLimitExceeded) {
+        return MakeError(ErrorKind::kLimitExceeded, shown + " is more than the limit of " +
+                                                        std::to_string(max_length) + " bytes (" +
+                                                        status.error().message() + ")");
+      }
+      return MakeError(status.error());
+    }
+    if (!status->ok()) return MakeError(StatusError(*status, shown));
+    if (!response.received()) {
+      return MakeError(ErrorKind::kDownload, shown + ": the server answered OK without a message");
+    }
+    wire::GetMetadataResponse answer;
+    if (!answer.ParseFromArray(response.bytes().data(),
+                               static_cast<int>(response.bytes().size()))) {
+      return MakeError(ErrorKind::kDownload, shown + ": malformed GetMetadataResponse");
+    }
+    const std::string& content = answer.content();
     if (content.size() > max_length) {
       return MakeError(ErrorKind::kLimitExceeded, shown + " is " + std::to_string(content.size()) +
                                                       " bytes, more than the limit of " +
@@ -398,78 +384,30 @@ Status GrpcFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
     return sink(content);
   }
 
-  if (options_.total_timeout.count() > 0) context.set_deadline(now + options_.total_timeout);
-  v1::GetTargetRequest get;
+  wire::GetTargetRequest get;
   if (!request.sha256.empty()) {
     get.set_sha256(request.sha256);
   } else {
     get.set_path(request.path);
   }
   get.set_offset(offset);
-  SpeedWatchdog watchdog(context, options_.low_speed_limit, options_.low_speed_time);
-  std::unique_ptr<grpc::ClientReader<v1::TargetChunk>> reader = stub.GetTarget(&context, get);
-  v1::TargetChunk chunk;
-  uint64_t position = offset;
-  bool started = false;
-  std::optional<Error> failure;
-  while (reader->Read(&chunk)) {
-    if (chunk.offset() != position) {
-      failure =
-          Error(ErrorKind::kDownload, shown + ": chunk at byte " + std::to_string(chunk.offset()) +
-                                          ", expected " + std::to_string(position));
-      break;
-    }
-    if (!started) {
-      if (chunk.total_length() > max_length) {
-        failure = Error(ErrorKind::kLimitExceeded,
-                        shown + " announces " + std::to_string(chunk.total_length()) +
-                            " bytes, more than the limit of " + std::to_string(max_length));
-        break;
-      }
-      started = true;
-      if (Status ok = on_start(offset); !ok) {
-        failure = ok.error();
-        break;
-      }
-    }
-    const std::string& data = chunk.data();
-    if (data.size() > max_length - position) {
-      failure = Error(ErrorKind::kLimitExceeded, shown + " sent more than the limit of " +
-                                                     std::to_string(max_length) + " bytes");
-      break;
-    }
-    position += data.size();
-    watchdog.Add(data.size());
-    if (data.empty()) continue;
-    if (Status ok = sink(data); !ok) {
-      failure = ok.error();
-      break;
-    }
-  }
-  if (failure) {
-    context.TryCancel();
-    (void)reader->Finish();
-    return MakeError(std::move(*failure));
-  }
-  const grpc::Status status = reader->Finish();
-  if (!status.ok()) {
-    if (watchdog.fired()) {
+  limits.max_message_bytes = kMaxChunkMessageBytes;
+  limits.malformed_kind = ErrorKind::kHashMismatch;
+  TargetStream stream(shown, offset, max_length, on_start, sink);
+  TargetChunkDecoder decoder(stream);
+  Result<GrpcStatus> status =
+      impl_->client->Call(endpoint, kGetTarget, get.SerializeAsString(), limits, decoder, shown);
+  if (!status) return MakeError(status.error());
+  if (!status->ok()) {
+    if (status->code == 4) {  // DEADLINE_EXCEEDED: the server saw the deadline pass first
       return MakeError(ErrorKind::kSlowRetrieval,
-                       shown + ": slower than " + std::to_string(options_.low_speed_limit) +
-                           " bytes/s for " + std::to_string(options_.low_speed_time.count()) +
-                           " s (" + std::to_string(position - offset) + " bytes received)");
+                       shown + ": not complete after " +
+                           std::to_string(options_.total_timeout.count()) + " s (" +
+                           std::to_string(stream.received()) + " bytes received)");
     }
-    Error error = StatusError(status, shown);
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      error =
-          Error(ErrorKind::kSlowRetrieval,
-                shown + ": not complete after " + std::to_string(options_.total_timeout.count()) +
-                    " s (" + std::to_string(position - offset) + " bytes received)");
-    }
-    return MakeError(std::move(error));
+    return MakeError(StatusError(*status, shown));
   }
-  if (!started) return on_start(offset);
-  return {};
+  return stream.Finish();
 }
 
 }  // namespace mdu::agent

@@ -4,10 +4,41 @@
 #include <cctype>
 #include <utility>
 
-#include "client-agent/transport/grpc_module.h"
 #include "client-agent/transport/url.h"
 
 namespace mdu::agent {
+namespace {
+
+// A GrpcFetcher created on the first grpc(s) fetch, so a device that only speaks HTTP(S) or
+// file:// never reads (or needs) the TLS files of the repository server. A failed creation is
+// retried on the next fetch.
+class LazyGrpcFetcher final : public client::Fetcher {
+ public:
+  explicit LazyGrpcFetcher(GrpcFetcherOptions options) : options_(std::move(options)) {}
+
+  Status Fetch(std::string_view url, uint64_t max_length, const client::ChunkSink& sink) override {
+    MDU_ASSIGN_OR_RETURN(client::Fetcher * fetcher, Get());
+    return fetcher->Fetch(url, max_length, sink);
+  }
+  Status FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
+                   const client::StartSink& on_start, const client::ChunkSink& sink) override {
+    MDU_ASSIGN_OR_RETURN(client::Fetcher * fetcher, Get());
+    return fetcher->FetchFrom(url, offset, max_length, on_start, sink);
+  }
+
+ private:
+  Result<client::Fetcher*> Get() {
+    if (!fetcher_) {
+      MDU_ASSIGN_OR_RETURN(fetcher_, GrpcFetcher::Create(options_));
+    }
+    return fetcher_.get();
+  }
+
+  GrpcFetcherOptions options_;
+  std::unique_ptr<GrpcFetcher> fetcher_;
+};
+
+}  // namespace
 
 void SchemeFetcher::Register(std::string_view scheme, std::shared_ptr<client::Fetcher> fetcher) {
   std::string key(scheme);
@@ -59,8 +90,9 @@ Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions opt
                      "a client certificate needs its key and the reverse (mutual TLS)");
   }
   std::shared_ptr<client::Fetcher> http(std::move(curl));
-  // The gRPC module is loaded (and its TLS files read) only when a grpc(s) URL is fetched.
-  std::shared_ptr<client::Fetcher> repo_server(NewLazyGrpcFetcher(std::move(grpc_options)));
+  // The TLS files are read only when a grpc(s) URL is fetched.
+  std::shared_ptr<client::Fetcher> repo_server =
+      std::make_shared<LazyGrpcFetcher>(std::move(grpc_options));
   auto fetcher = std::make_unique<SchemeFetcher>();
   fetcher->Register("http", http);
   fetcher->Register("https", http);

@@ -1,8 +1,8 @@
 // SchemeFetcher: a Fetcher that hands each URL to the fetcher registered for its scheme, so one
 // updater can read metadata from https:// and targets from file:// (a USB bundle), or the
 // reverse. MakeDefaultFetcher builds the usual one: http and https through one CurlFetcher
-// (one kept-alive connection), grpc and grpcs (repo-server) through one GrpcFetcher from the
-// gRPC module (grpc_module.h, loaded on the first grpc(s) fetch), file through core's
+// (one kept-alive connection), grpc and grpcs (repo-server) through one GrpcFetcher (gRPC over
+// libcurl's HTTP/2, created with its TLS files on the first grpc(s) fetch), file through core's
 // FileFetcher.
 //
 // Errors: kInvalidArgument for a URL without a scheme or with a scheme nobody registered;
@@ -41,7 +41,7 @@ class SchemeFetcher final : public client::Fetcher {
 };
 
 // http/https -> one CurlFetcher with `options`; file -> FileFetcher; grpc/grpcs -> one
-// GrpcFetcher with `grpc_options`, created (module loaded, TLS files read) on first use.
+// GrpcFetcher with `grpc_options`, created (TLS files read) on first use.
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options = {});
 Result<std::unique_ptr<SchemeFetcher>> MakeDefaultFetcher(CurlFetcherOptions options,
                                                           GrpcFetcherOptions grpc_options);

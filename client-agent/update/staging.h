@@ -43,11 +43,14 @@
 
 namespace mdu::agent::update {
 
+// Configurable: the agent config's "download" object and --download-attempts,
+// --download-max-attempts, --retry-backoff, --retry-max-backoff (policy/agent_config.h, with
+// their bounds).
 struct RetryPolicy {
   int max_attempts = 5;         // consecutive attempts without a single new byte
   int max_total_attempts = 50;  // in all, whatever the progress (a trickling source)
   std::chrono::milliseconds initial_backoff{2000};  // doubled after each failed attempt
-  std::chrono::milliseconds max_backoff{60000};
+  std::chrono::milliseconds max_backoff{60000};     // the delay never exceeds it
 };
 
 struct DownloadProgress {

@@ -35,9 +35,12 @@
 
 namespace mdu::client {
 
+// The defaults hold 512 KiB in flight: 4 x 256 KiB cost 0.5 MiB more peak RSS for no measurable
+// CPU gain, while 3 blocks or a smaller curl read buffer cost CPU (BENCHMARKS.md, agent
+// download).
 struct ChunkPipelineOptions {
   size_t buffers = 4;               // at least 2 (one filling, one being consumed)
-  size_t buffer_size = 256 * 1024;  // at least 1
+  size_t buffer_size = 128 * 1024;  // at least 1
 };
 
 class ChunkPipeline {

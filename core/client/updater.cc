@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
@@ -169,17 +170,20 @@ class PartialFile {
   // Feeds the first `length` bytes to `hasher`; returns how many could be read (a file that
   // shrank under us yields fewer).
   Result<uint64_t> HashPrefix(uint64_t length, crypto::MultiHasher& hasher) {
-    std::vector<uint8_t> buffer(256 * 1024);
     uint64_t done = 0;
+    if (length == 0) return done;  // a fresh download: no buffer to allocate and touch
+    // Not zeroed: only what pread filled is hashed.
+    constexpr size_t kBufferSize = 128 * 1024;
+    auto buffer = std::make_unique_for_overwrite<uint8_t[]>(kBufferSize);
     while (done < length) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
-      const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(done));
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(kBufferSize, length - done));
+      const ssize_t n = ::pread(fd_, buffer.get(), want, static_cast<off_t>(done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return MakeError(Failure("read"));
       }
       if (n == 0) break;
-      hasher.Update(std::span<const uint8_t>(buffer.data(), static_cast<size_t>(n)));
+      hasher.Update(std::span<const uint8_t>(buffer.get(), static_cast<size_t>(n)));
       done += static_cast<uint64_t>(n);
     }
     return done;
@@ -195,6 +199,15 @@ class PartialFile {
   std::string path_;
   int fd_;
 };
+
+// The pipeline for `remaining` bytes: blocks no larger than the data, so a small target does not
+// allocate (and touch) the full buffers.
+ChunkPipelineOptions FitToLength(ChunkPipelineOptions options, uint64_t remaining) {
+  if (remaining < options.buffer_size) {
+    options.buffer_size = static_cast<size_t>(std::max<uint64_t>(remaining, 1));
+  }
+  return options;
+}
 
 bool KeepsPartialBytes(ErrorKind kind) {
   // Transport failures: what arrived is as good as before; the next attempt resumes after it.
@@ -415,9 +428,11 @@ Status Updater::CheckDownloadable(const TargetMatch& match) const {
   return {};
 }
 
-Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination) {
+Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination,
+                               const ChunkPipelineOptions& pipeline_options) {
   MDU_RETURN_IF_ERROR(CheckDownloadable(match));
   MDU_ASSIGN_OR_RETURN(std::vector<crypto::HashAlgorithm> algorithms, KnownAlgorithms(match));
+  const uint64_t length = static_cast<uint64_t>(match.file.length);
   std::filesystem::path directory = destination.parent_path();
   if (directory.empty()) {
     directory = ".";
@@ -431,31 +446,31 @@ Status Updater::DownloadTarget(const TargetMatch& match, const std::filesystem::
   }
   TempFile temp(pattern, fd);
 
+  // Receiving runs on this thread; hashing and writing on the pipeline's worker, which owns
+  // `hasher` and the temporary file's position until Finish/Cancel.
   crypto::MultiHasher hasher(algorithms);
+  MDU_ASSIGN_OR_RETURN(std::unique_ptr<ChunkPipeline> pipeline,
+                       ChunkPipeline::Start(FitToLength(pipeline_options, length),
+                                            [&](std::string_view block) -> Status {
+                                              hasher.Update(AsBytes(block));
+                                              return WriteAll(temp.fd(), block, temp.path());
+                                            }));
   // 5.7.2: at most the listed length; the fetcher enforces it (endless data).
-  Status fetched = fetcher_.Fetch(
-      TargetUrl(match), static_cast<uint64_t>(match.file.length),
-      [&](std::string_view chunk) -> Status {
-        hasher.Update(AsBytes(chunk));
-        size_t written = 0;
-        while (written < chunk.size()) {
-          const ssize_t n = ::write(temp.fd(), chunk.data() + written, chunk.size() - written);
-          if (n < 0) {
-            if (errno == EINTR) {
-              continue;
-            }
-            return MakeError(ErrorKind::kIo,
-                             "cannot write " + temp.path() + ": " + std::strerror(errno));
-          }
-          written += static_cast<size_t>(n);
-        }
-        return {};
-      });
-  if (!fetched) {
-    return MakeError(WithContext(fetched.error(), "target \"" + match.path + "\""));
+  Status fetched = fetcher_.Fetch(TargetUrl(match), length,
+                                  [&](std::string_view chunk) { return pipeline->Push(chunk); });
+  // A failed transfer leaves nothing behind, so what is still queued is dropped unwritten.
+  Status drained;
+  if (fetched) {
+    drained = pipeline->Finish();
+  } else {
+    pipeline->Cancel();
   }
-  const uint64_t length = hasher.length();
-  MDU_RETURN_IF_ERROR(VerifyDigests(match, length, hasher.FinishHex()));
+  pipeline.reset();
+  if (!fetched || !drained) {
+    const Error& error = !fetched ? fetched.error() : drained.error();
+    return MakeError(WithContext(error, "target \"" + match.path + "\""));
+  }
+  MDU_RETURN_IF_ERROR(VerifyDigests(match, hasher.length(), hasher.FinishHex()));
   MDU_RETURN_IF_ERROR(temp.Close());
   if (::rename(temp.path().c_str(), destination.c_str()) != 0) {
     return MakeError(ErrorKind::kIo, "cannot rename " + temp.path() + " to " +
@@ -523,7 +538,9 @@ Result<ResumeReport> Updater::DownloadTargetResumable(const TargetMatch& match,
             hasher = std::make_unique<crypto::MultiHasher>(algorithms);
             MDU_RETURN_IF_ERROR(partial.TruncateTo(0));
           }
-          MDU_ASSIGN_OR_RETURN(pipeline, ChunkPipeline::Start(download.pipeline, consume));
+          MDU_ASSIGN_OR_RETURN(
+              pipeline,
+              ChunkPipeline::Start(FitToLength(download.pipeline, length - held), consume));
           return {};
         },
         [&](std::string_view chunk) -> Status {

@@ -116,7 +116,10 @@ class Updater {
   // `destination` (whose directory must exist), verifying length and every listed known hash while
   // streaming, then renames it over `destination` durably. On any failure nothing is left at
   // `destination` (an existing file there is untouched) and no temporary file remains.
-  Status DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination);
+  // Receiving overlaps hashing and writing as in DownloadTargetResumable (`pipeline`, shrunk to
+  // the target's length for small targets); one request (Fetcher::Fetch) per call.
+  Status DownloadTarget(const TargetMatch& match, const std::filesystem::path& destination,
+                        const ChunkPipelineOptions& pipeline = {});
 
   // 5.7 with resume: continues the download of `match` at the end of download.partial
   // (Fetcher::FetchFrom), hashing the kept bytes first and the new ones while they stream; at

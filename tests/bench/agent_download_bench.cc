@@ -10,12 +10,12 @@
 //   agent_download_publish HOST:PORT REPO_DIR
 //       Publishes REPO_DIR (metadata/ and targets/) to a repo-server (plaintext, loopback) in
 //       1 MiB chunks. A separate program built from this file with MDU_BENCH_PUBLISH: the fetch
-//       side must not link gRPC (client-agent loads it as a module only for grpc URLs, and its
-//       peak RSS is part of the measurement).
+//       side must not link gRPC (client-agent speaks gRPC over libcurl, and its peak RSS is part
+//       of the measurement).
 //   agent_download_bench fetch METADATA_URL TARGETS_URL ROOT_FILE STATE_DIR
 //       What the agent does for a download: trust ROOT_FILE, refresh, resolve "big.bin", and
 //       stage it verified (client-agent/update/staging.h) over the agent's transports (http,
-//       grpc through the gRPC module, as client-agent). Prints the seconds the download took.
+//       grpc over libcurl's HTTP/2, as client-agent). Prints the seconds the download took.
 // Exit status: 0 on success, 1 on failure, 2 on bad usage.
 #ifdef MDU_BENCH_PUBLISH
 #include <grpcpp/grpcpp.h>
@@ -34,7 +34,6 @@
 #include <string_view>
 #include <vector>
 
-#include "client-agent/transport/grpc_module.h"
 #include "client-agent/transport/scheme_fetcher.h"
 #include "client-agent/update/staging.h"
 #include "core/client/clock.h"
@@ -186,9 +185,6 @@ int Fetch(const std::string& metadata_url, const std::string& targets_url, const
   if (Status stored = store->Store("root", *root_bytes); !stored) {
     return Fail(stored.error().ToString());
   }
-#ifdef MDU_AGENT_GRPC_MODULE_BUILD_DIR
-  agent::SetGrpcModuleDirectory(MDU_AGENT_GRPC_MODULE_BUILD_DIR);
-#endif
   Result<std::unique_ptr<agent::SchemeFetcher>> fetcher = agent::MakeDefaultFetcher();
   if (!fetcher) return Fail(fetcher.error().ToString());
   const client::SystemClock clock;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/io/file.h"
+#include "mdu/v1/repository.pb.h"
 #include "proto/report_signing.h"
 #include "repo-server/clock.h"
 #include "repo-server/device_evidence.h"

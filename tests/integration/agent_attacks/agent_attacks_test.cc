@@ -186,15 +186,19 @@ class AgentAttackTest : public ::testing::Test {
     return run;
   }
 
-  AgentRun Update(const std::vector<std::string>& prefix = {}) {
+  // `options` go before the command (more agent flags).
+  AgentRun Update(const std::vector<std::string>& prefix = {},
+                  const std::vector<std::string>& options = {}) {
     const std::string base = "grpc://127.0.0.1:" + std::to_string(server_->port());
-    return Agent({"--metadata-dir", (dir_ / "md").string(), "--metadata-url", base + "/metadata",
-                  "--target-base-url", base + "/targets", "--state-dir", (dir_ / "state").string(),
-                  "--install-root", (dir_ / "install").string(), "--hardware-id", kHardware,
-                  "--quiet", "--timeout", "20", "--connect-timeout", "5", "--min-speed", "4096",
-                  "--min-speed-time", "2", "--download-attempts", "1", "--retry-backoff", "0",
-                  "update"},
-                 prefix);
+    std::vector<std::string> args = {
+        "--metadata-dir", (dir_ / "md").string(), "--metadata-url", base + "/metadata",
+        "--target-base-url", base + "/targets", "--state-dir", (dir_ / "state").string(),
+        "--install-root", (dir_ / "install").string(), "--hardware-id", kHardware,
+        "--quiet", "--timeout", "20", "--connect-timeout", "5", "--min-speed", "4096",
+        "--min-speed-time", "2", "--download-attempts", "1", "--retry-backoff", "0"};
+    args.insert(args.end(), options.begin(), options.end());
+    args.push_back("update");
+    return Agent(args, prefix);
   }
 
   std::string InstalledVersion() {
@@ -559,9 +563,13 @@ TEST_F(AgentAttackTest, ResumeAnsweredAtTheWrongOffset) {
   Misbehaviour wrong_offset;
   wrong_offset.wrong_offset_on_resume = true;
   server_->set_misbehaviour(wrong_offset);
-  // A chunk at the wrong offset is a transport failure (kDownload), which is no security event
-  // type: refused and the attempt abandoned, but not logged (see the report of issue 5 tests).
-  ExpectRefused(Update(), "chunk at byte 0, expected 102400", "", legit);
+  // A chunk at the wrong offset is data that is not the signed target (a hostile server): refused,
+  // the partial download discarded and a hash_mismatch security event logged. One attempt only:
+  // with more, the agent starts over from byte 0, where this server behaves (and the verified
+  // download would install).
+  ExpectRefused(Update({}, {"--download-max-attempts", "1"}), "chunk at byte 0, expected 102400",
+                "hash_mismatch", legit);
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "download" / "partial"));
   EXPECT_GE(server_->resumed_requests(), 1);
 }
 

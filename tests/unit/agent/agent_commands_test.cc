@@ -4,10 +4,8 @@
 // approval, check, the script installer selected by the config, `run` stopping on SIGTERM, and
 // `sbom` against a repository (built with the repository simulator) whose release references a
 // signed SBOM target.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,19 +23,15 @@
 #include "core/crypto/keys.h"
 #include "core/json/writer.h"
 #include "tests/sim/repository_simulator.h"
-#include "tests/unit/agent/update_test_util.h"
-
-extern char** environ;  // NOLINT: POSIX
+#include "tests/unit/agent/test_http_server.h"
+#include "tests/unit/agent/update_flow_fixture.h"
 
 namespace mdu::agent {
 namespace {
 
 namespace fs = std::filesystem;
 using agent::testing::ReadFile;
-using agent::testing::TempDir;
 using agent::testing::WriteFile;
-
-const fs::path kRepo = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
 
 struct Outcome {
   int exit_code = -1;
@@ -45,39 +39,21 @@ struct Outcome {
   std::string err;
 };
 
-class AgentCommandsTest : public ::testing::Test {
+class AgentCommandsTest : public agent::testing::UpdateFlowTest {
  protected:
-  std::vector<std::string> Globals() const {
-    return {MDU_CLIENT_AGENT, "--metadata-dir", (tmp_.path() / "md").string(), "--metadata-url",
-            metadata_url_, "--target-base-url", targets_url_, "--state-dir",
-            (tmp_.path() / "state").string(), "--install-root", (tmp_.path() / "install").string(),
-            "--hardware-id", hardware_id_};
-  }
-  pid_t Spawn(std::vector<std::string> args) {
-    std::vector<std::string> all = Globals();
+  pid_t Spawn(const std::vector<std::string>& args) {
+    std::vector<std::string> all = UpdateFlowArgs(MDU_CLIENT_AGENT);
     if (fs::exists(config_)) all.insert(all.end(), {"--config", config_.string()});
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : all) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string out = (tmp_.path() / "stdout").string();
-    const std::string err = (tmp_.path() / "stderr").string();
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
+    return UpdateFlowTest::Spawn(all);
   }
   Outcome Finish(pid_t pid) {
     int status = 0;
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
     Outcome run;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run.out = ReadFile(tmp_.path() / "stdout");
-    run.err = ReadFile(tmp_.path() / "stderr");
+    run.out = Stdout();
+    run.err = Stderr();
     return run;
   }
   Outcome Agent(std::vector<std::string> args) { return Finish(Spawn(std::move(args))); }
@@ -95,11 +71,7 @@ class AgentCommandsTest : public ::testing::Test {
     return std::string(kDays[(tm.tm_wday + 3) % 7]) + " 02:00-04:00";
   }
 
-  TempDir tmp_;
   fs::path config_ = tmp_.path() / "agent.json";
-  std::string metadata_url_ = "file://" + (kRepo / "metadata").string();
-  std::string targets_url_ = "file://" + (kRepo / "targets").string();
-  std::string hardware_id_ = "pump-x1";
 };
 
 bool Contains(const std::string& text, const std::string& part) {
@@ -211,6 +183,31 @@ TEST_F(OperatorCommandsTest, EventLogRotatesAndStillVerifiesAcrossSegments) {
   run = Agent(with({"events", "--verify"}));
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_TRUE(Contains(run.err, closed.filename().string())) << run.err;
+}
+
+// The cap of the event log from the config file (same bounds as the command line).
+TEST_F(OperatorCommandsTest, EventLogCapFromTheConfigFile) {
+  Init();
+  const std::string keys = json::Canonical(operator_key_->public_key().ToTuf());
+  Config(R"({"device_id": "pump-0001", "operator_keys": [)" + keys +
+         R"(], "event_log": {"max_bytes": 8192, "segments": 2}})");
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(Agent({"rollback"}).exit_code, 1);
+  EXPECT_TRUE(fs::exists(tmp_.path() / "state" / "security_events.anchor"));
+  Outcome run = Agent({"--json", "events", "--verify"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(Contains(run.out, "\"intact\": true")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "\"segments\": 2")) << run.out;
+
+  // Outside the bounds: refused with the field named, in the file and on the command line.
+  Config(R"({"device_id": "pump-0001", "operator_keys": [)" + keys +
+         R"(], "event_log": {"max_bytes": 100}})");
+  run = Agent({"rollback"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_TRUE(Contains(run.err, "event_log.max_bytes")) << run.err;
+  Config("{}");
+  run = Agent({"--event-log-segments", "1", "events"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_TRUE(Contains(run.err, "--event-log-segments must be from 2 to 1000")) << run.err;
 }
 
 TEST_F(OperatorCommandsTest, ForgedExpiredOrForeignAuthorizationIsRefused) {
@@ -340,6 +337,40 @@ TEST_F(AgentCommandsTest, RunBacksOffWhenTheServerIsDown) {
   const Outcome run = Agent({"--connect-timeout", "1", "run", "--max-cycles", "1"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(Contains(run.err, "cycle 1 failed: download")) << run.err;
+}
+
+// A source that trickles: every attempt gets a few bytes (progress, so the count of attempts
+// without progress never runs out), then falls below the minimum speed. The configured cap of
+// attempts in all ends the update as a clear failure instead of retrying for ever.
+TEST_F(AgentCommandsTest, TricklingDownloadGivesUpAfterTheConfiguredAttempts) {
+  Init();
+  agent::testing::TestHttpServer server([](const std::string& path) {
+    agent::testing::TestResponse response;
+    const fs::path file = kRepo / "targets" / path.substr(1);
+    if (path.find("..") != std::string::npos || !fs::is_regular_file(file)) {
+      response.status = 404;
+      return response;
+    }
+    response.body = ReadFile(file);
+    response.mode = agent::testing::TestResponse::Mode::kTrickle;
+    response.trickle_interval = std::chrono::milliseconds(200);
+    return response;
+  });
+  targets_url_ = server.Url("");
+  Config(R"({"download": {"attempts": 5, "max_attempts": 3, "backoff_s": 0}})");
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome run =
+      Agent({"--min-speed", "1000", "--min-speed-time", "1", "--quiet", "--json", "update"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_TRUE(Contains(run.out, "\"reason\": \"download_failed\"")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "gave up after 3 attempts")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "slow_retrieval")) << run.out;
+  EXPECT_EQ(server.requests(), 3);  // the targets; metadata came from file://
+  EXPECT_FALSE(fs::exists(tmp_.path() / "install" / "current"));
+  // The failure is the recorded last result (what the report outbox sends).
+  const Outcome status = Agent({"status"});
+  EXPECT_TRUE(Contains(status.out, "download_failed")) << status.out;
 }
 
 TEST(PollDelayTest, IntervalWithJitterAndExponentialBackoff) {

@@ -9,33 +9,19 @@
 
 #include "client-agent/cli.h"
 #include "client-agent/update/device_state.h"
-#include "tests/unit/agent/update_test_util.h"
+#include "tests/unit/agent/update_flow_fixture.h"
 
 namespace mdu::agent {
 namespace {
 
 namespace fs = std::filesystem;
-using agent::testing::TempDir;
 
-const fs::path kRepo = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
-
-class CliUpdateTest : public ::testing::Test {
+// In-process: the whole command line through RunCli, stdout captured.
+class CliUpdateTest : public agent::testing::UpdateFlowTest {
  protected:
   // Runs client-agent with the global options of the update flow, then `args`.
   int Run(std::vector<std::string> args, std::string* out = nullptr) {
-    std::vector<std::string> all = {"client-agent",
-                                    "--metadata-dir",
-                                    (tmp_.path() / "md").string(),
-                                    "--metadata-url",
-                                    "file://" + (kRepo / "metadata").string(),
-                                    "--target-base-url",
-                                    "file://" + (kRepo / "targets").string(),
-                                    "--state-dir",
-                                    (tmp_.path() / "state").string(),
-                                    "--install-root",
-                                    (tmp_.path() / "install").string(),
-                                    "--hardware-id",
-                                    "pump-x1"};
+    std::vector<std::string> all = UpdateFlowArgs("client-agent");
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& arg : all) argv.push_back(arg.data());
@@ -45,16 +31,6 @@ class CliUpdateTest : public ::testing::Test {
     if (out != nullptr) *out = stdout_text;
     return code;
   }
-
-  update::DeviceState State() {
-    Result<update::StateStore> store = update::StateStore::Open(tmp_.path() / "state");
-    EXPECT_TRUE(store);
-    Result<update::DeviceState> state = store->Load();
-    EXPECT_TRUE(state) << state.error().ToString();
-    return state ? *state : update::DeviceState{};
-  }
-
-  TempDir tmp_;
 };
 
 TEST_F(CliUpdateTest, UpdateRollsBackOnFailingCheckThenCommits) {

@@ -2,6 +2,7 @@
 // expired, replayed elsewhere) and install admission (window, approval, busy hook).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,94 @@ TEST(AgentConfigTest, RejectsTyposAndUnsafeValues) {
         R"({"config_backup": ["etc/x"]})", R"({"poll": {"interval_s": 0}})",
         R"({"operator_keys": []})", R"({"busy_hook": {"command": []}})", "[]", "{"}) {
     EXPECT_FALSE(ParseAgentConfig(text)) << text;
+  }
+}
+
+TEST(AgentConfigTest, DownloadRetriesAndEventLogCapComeFromTheFile) {
+  Result<AgentConfig> defaults = ParseAgentConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->download.max_attempts, 5);
+  EXPECT_EQ(defaults->download.max_total_attempts, 50);
+  EXPECT_EQ(defaults->download.initial_backoff, std::chrono::seconds(2));
+  EXPECT_EQ(defaults->download.max_backoff, std::chrono::seconds(60));
+  EXPECT_EQ(defaults->event_log.max_bytes, events::LogLimits::kDefaultMaxBytes);
+  EXPECT_EQ(defaults->event_log.max_segments, 4u);
+
+  Result<AgentConfig> config = ParseAgentConfig(
+      R"({"download": {"attempts": 2, "max_attempts": 7, "backoff_s": 0, "max_backoff_s": 5},
+          "event_log": {"max_bytes": 65536, "segments": 3}})");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->download.max_attempts, 2);
+  EXPECT_EQ(config->download.max_total_attempts, 7);
+  EXPECT_EQ(config->download.initial_backoff, std::chrono::seconds(0));
+  EXPECT_EQ(config->download.max_backoff, std::chrono::seconds(5));
+  EXPECT_EQ(config->event_log.max_bytes, 65536u);
+  EXPECT_EQ(config->event_log.max_segments, 3u);
+
+  // Absent fields keep their defaults.
+  config = ParseAgentConfig(R"({"download": {"max_attempts": 9}, "event_log": {}})");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->download.max_attempts, 5);
+  EXPECT_EQ(config->download.max_total_attempts, 9);
+  EXPECT_EQ(config->event_log.max_bytes, events::LogLimits::kDefaultMaxBytes);
+}
+
+TEST(AgentConfigTest, DownloadAndEventLogLimitsOutsideTheirBoundsAreRejected) {
+  for (const char* text :
+       {R"({"download": {"attempts": 0}})", R"({"download": {"attempts": 1001}})",
+        R"({"download": {"max_attempts": 0}})", R"({"download": {"max_attempts": 10001}})",
+        R"({"download": {"backoff_s": -1}})", R"({"download": {"backoff_s": 3601}})",
+        R"({"download": {"max_backoff_s": 86401}})", R"({"download": {"attempts": "5"}})",
+        R"({"download": {"retries": 5}})", R"({"download": 5})",
+        R"({"event_log": {"max_bytes": 8191}})", R"({"event_log": {"max_bytes": 1073741825}})",
+        R"({"event_log": {"segments": 1}})", R"({"event_log": {"segments": 1001}})",
+        R"({"event_log": {"max_bytes": 1.5}})", R"({"event_log": {"size": 1}})"}) {
+    Result<AgentConfig> config = ParseAgentConfig(text);
+    ASSERT_FALSE(config) << text;
+    EXPECT_NE(config.error().message().find("agent config"), std::string::npos)
+        << config.error().ToString();
+  }
+  Result<AgentConfig> config = ParseAgentConfig(R"({"event_log": {"segments": 1}})");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message().find("event_log.segments\" must be an integer from 2 to 1000"),
+            std::string::npos)
+      << config.error().ToString();
+  // The bounds themselves are accepted.
+  EXPECT_TRUE(ParseAgentConfig(
+      R"({"download": {"attempts": 1000, "max_attempts": 1, "backoff_s": 3600,
+                       "max_backoff_s": 0}, "event_log": {"max_bytes": 8192, "segments": 2}})"));
+}
+
+TEST(AgentConfigTest, CommandLineOverridesTheFileWithinTheSameBounds) {
+  Result<AgentConfig> config = ParseAgentConfig(
+      R"({"download": {"attempts": 2, "max_attempts": 7}, "event_log": {"segments": 3}})");
+  ASSERT_TRUE(config);
+  CommandLineLimits limits;
+  limits.download_max_attempts = 3;
+  limits.retry_max_backoff_s = 10;
+  limits.event_log_max_bytes = 8192;
+  ASSERT_TRUE(ApplyCommandLine(limits, &*config));
+  EXPECT_EQ(config->download.max_attempts, 2);        // from the file
+  EXPECT_EQ(config->download.max_total_attempts, 3);  // the command line wins
+  EXPECT_EQ(config->download.max_backoff, std::chrono::seconds(10));
+  EXPECT_EQ(config->event_log.max_bytes, 8192u);
+  EXPECT_EQ(config->event_log.max_segments, 3u);
+
+  for (auto set : std::vector<void (*)(CommandLineLimits&)>{
+           [](CommandLineLimits& l) { l.download_attempts = 0; },
+           [](CommandLineLimits& l) { l.download_max_attempts = 10001; },
+           [](CommandLineLimits& l) { l.retry_backoff_s = -1; },
+           [](CommandLineLimits& l) { l.retry_max_backoff_s = 86401; },
+           [](CommandLineLimits& l) { l.event_log_max_bytes = 0; },
+           [](CommandLineLimits& l) { l.event_log_segments = 1; }}) {
+    CommandLineLimits bad;
+    set(bad);
+    AgentConfig untouched;
+    Status applied = ApplyCommandLine(bad, &untouched);
+    ASSERT_FALSE(applied);
+    EXPECT_EQ(applied.error().kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(applied.error().message().find(" must be from "), std::string::npos)
+        << applied.error().ToString();
   }
 }
 

@@ -22,7 +22,6 @@ namespace mdu::agent::report {
 namespace {
 
 namespace fs = std::filesystem;
-namespace v1 = ::mdu::v1;
 using agent::testing::TempDir;
 
 // An in-memory repo-server: nonces, signature checks with the device certificate, storage by
@@ -80,12 +79,12 @@ class FakeServer final : public ReportChannel {
   int issued_ = 0;
 };
 
-v1::InstallationReport Outcome(const std::string& target) {
-  v1::InstallationReport report;
+wire::InstallationReport Outcome(const std::string& target) {
+  wire::InstallationReport report;
   report.set_device_id("pump-a");
   report.set_target(target);
   report.set_to_version("2.0");
-  report.set_phase(v1::INSTALL_PHASE_HEALTH_CHECK);
+  report.set_phase(wire::INSTALL_PHASE_HEALTH_CHECK);
   report.set_error_code("health_check_failed");
   return report;
 }
@@ -172,14 +171,14 @@ TEST_F(OutboxTest, ReportsSurviveAReopenAndKeepTheirIds) {
   ASSERT_TRUE(pending);
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(ReportId((*pending)[0].message), *id);
-  EXPECT_EQ(std::get<v1::InstallationReport>((*pending)[0].message).target(), "fw-1");
+  EXPECT_EQ(std::get<wire::InstallationReport>((*pending)[0].message).target(), "fw-1");
   // No nonce or signature is stored: each attempt signs anew.
-  EXPECT_TRUE(std::get<v1::InstallationReport>((*pending)[0].message).signature().empty());
+  EXPECT_TRUE(std::get<wire::InstallationReport>((*pending)[0].message).signature().empty());
 }
 
 TEST_F(OutboxTest, ARefusedOrCorruptReportIsSetAsideWithoutBlockingTheOthers) {
   FakeServer server(certs_.Read("device.pem"));
-  v1::InventoryReport inventory;
+  wire::InventoryReport inventory;
   inventory.set_device_id("pump-a");
   ASSERT_TRUE(outbox_->Enqueue(inventory));
   auto good = outbox_->Enqueue(Outcome("fw-1"));
@@ -198,7 +197,7 @@ TEST_F(OutboxTest, ARefusedOrCorruptReportIsSetAsideWithoutBlockingTheOthers) {
 }
 
 TEST_F(OutboxTest, RefusesBadIds) {
-  v1::InstallationReport report = Outcome("fw");
+  wire::InstallationReport report = Outcome("fw");
   report.set_report_id("../escape");
   auto queued = outbox_->Enqueue(report);
   ASSERT_FALSE(queued);
@@ -227,7 +226,7 @@ TEST_F(OutboxTest, SecurityEventsOfTheLogAreEnqueuedOnceEach) {
   ASSERT_EQ(pending->size(), 3u);
   std::vector<std::string> kinds;
   for (const OutboxEntry& entry : *pending) {
-    const auto& event = std::get<v1::SecurityEvent>(entry.message);
+    const auto& event = std::get<wire::SecurityEvent>(entry.message);
     EXPECT_EQ(event.device_id(), "pump-a");
     EXPECT_TRUE(event.event_id().starts_with("ev-"));
     kinds.push_back(event.kind());
@@ -242,8 +241,8 @@ TEST(UpdateReportsTest, OutcomesMapToPhasesAndReasonCodes) {
   failed.reason = update::Reason::kHealthCheckTimeout;
   failed.message = "health check killed after 60 s";
   failed.target = {"pump/fw.bin", "3.0", std::string(64, 'a'), 4};
-  v1::InstallationReport report = InstallationReportFor(failed, "pump-a", "2.0", 1234);
-  EXPECT_EQ(report.phase(), v1::INSTALL_PHASE_HEALTH_CHECK);
+  wire::InstallationReport report = InstallationReportFor(failed, "pump-a", "2.0", 1234);
+  EXPECT_EQ(report.phase(), wire::INSTALL_PHASE_HEALTH_CHECK);
   EXPECT_FALSE(report.success());
   EXPECT_EQ(report.error_code(), "health_check_timeout");
   EXPECT_EQ(report.from_version(), "2.0");
@@ -254,22 +253,22 @@ TEST(UpdateReportsTest, OutcomesMapToPhasesAndReasonCodes) {
   committed.outcome = update::Outcome::kCommitted;
   committed.reason = update::Reason::kNone;
   report = InstallationReportFor(committed, "pump-a", "2.0", 1234);
-  EXPECT_EQ(report.phase(), v1::INSTALL_PHASE_COMPLETE);
+  EXPECT_EQ(report.phase(), wire::INSTALL_PHASE_COMPLETE);
   EXPECT_TRUE(report.success());
   EXPECT_TRUE(report.error_code().empty());
 
   failed.outcome = update::Outcome::kRefused;
   failed.reason = update::Reason::kSecurityFloor;
-  EXPECT_EQ(InstallationReportFor(failed, "pump-a", "", 0).phase(), v1::INSTALL_PHASE_VERIFY);
+  EXPECT_EQ(InstallationReportFor(failed, "pump-a", "", 0).phase(), wire::INSTALL_PHASE_VERIFY);
 
-  v1::InstallationReport early =
+  wire::InstallationReport early =
       FailedUpdateReport(Error(ErrorKind::kExpired, "timestamp expired"), "pump-a", "2.0", 0);
   EXPECT_EQ(early.error_code(), "expired");
-  EXPECT_EQ(early.phase(), v1::INSTALL_PHASE_VERIFY);
+  EXPECT_EQ(early.phase(), wire::INSTALL_PHASE_VERIFY);
 
   update::DeviceState state;
   state.installed = update::Installation{committed.target, "b"};
-  v1::InventoryReport inventory = InventoryFor(state, "pump-a", 0);
+  wire::InventoryReport inventory = InventoryFor(state, "pump-a", 0);
   ASSERT_EQ(inventory.installed_size(), 1);
   EXPECT_EQ(inventory.installed(0).security_version(), 4);
   EXPECT_EQ(inventory.installed(0).sha256(), std::string(64, 'a'));
@@ -294,7 +293,7 @@ TEST(UpdateReportsTest, InventoryCarriesTheSbomHashOfTheInstalledRelease) {
                            .sbom_name = "old.sbom.json",
                            .sbom_sha256 = std::string(64, 'f')},
       "b"};
-  const v1::InventoryReport inventory = InventoryFor(state, "pump-a", 99);
+  const wire::InventoryReport inventory = InventoryFor(state, "pump-a", 99);
   ASSERT_EQ(inventory.installed_size(), 1);  // the previous slot does not run
   EXPECT_EQ(inventory.device_id(), "pump-a");
   EXPECT_EQ(inventory.installed(0).name(), "pump/fw.bin");

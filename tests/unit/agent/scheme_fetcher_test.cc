@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "client-agent/transport/grpc_module.h"
 #include "tests/unit/agent/test_http_server.h"
 
 namespace mdu::agent {
@@ -55,19 +54,23 @@ TEST(SchemeFetcherTest, RejectsUnknownOrMissingScheme) {
   }
 }
 
-// This test binary has no gRPC module beside it (the module sits beside client-agent): a
-// grpc(s) URL fails with an error that names the module, and http keeps working. The loading
-// itself is tested through the real binary (tests/integration/agent_attacks, tests/e2e).
-TEST(SchemeFetcherTest, GrpcWithoutTheModuleFailsClearly) {
-  SetGrpcModuleDirectory("/nonexistent-mdu-module-dir");
-  auto fetcher = MakeDefaultFetcher();
-  ASSERT_TRUE(fetcher);
-  auto result = (*fetcher)->FetchBytes("grpc://127.0.0.1:1/metadata/timestamp.json", 100);
+// grpc(s) URLs go to the GrpcFetcher (gRPC over libcurl, in the program): an unreachable
+// repo-server is a transport failure. Its TLS files are read on the first grpc(s) fetch only, so
+// a missing one does not keep http and file from working.
+TEST(SchemeFetcherTest, GrpcGoesToTheCurlGrpcFetcherCreatedOnFirstUse) {
+  GrpcFetcherOptions grpc;
+  grpc.ca_file = "/nonexistent-mdu-dir/ca.pem";
+  auto fetcher = MakeDefaultFetcher({}, grpc);
+  ASSERT_TRUE(fetcher) << fetcher.error().ToString();
+  auto result = (*fetcher)->FetchBytes("grpcs://127.0.0.1:1/metadata/timestamp.json", 100);
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(result.error().message().find("libmdu_agent_grpc.so"), std::string::npos)
+  EXPECT_NE(result.error().message().find("/nonexistent-mdu-dir/ca.pem"), std::string::npos)
       << result.error().ToString();
-  EXPECT_NE(result.error().message().find("/nonexistent-mdu-module-dir"), std::string::npos);
+  auto plain = MakeDefaultFetcher();
+  ASSERT_TRUE(plain);
+  result = (*plain)->FetchBytes("grpc://127.0.0.1:1/metadata/timestamp.json", 100);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind(), ErrorKind::kDownload) << result.error().ToString();
 }
 
 TEST(SchemeFetcherTest, RefusesAClientCertificateWithoutItsKey) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/common/hex.h"
+#include "mdu/v1/repository.pb.h"
 #include "proto/report_signing.h"
 #include "repo-server/clock.h"
 #include "repo-server/device_evidence.h"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fails if PROGRAM's shared-library dependencies (ldd) include one of the libraries the device
+# agent must not load at start-up: the full libprotobuf (the agent's messages are protobuf-lite,
+# client-agent/report/wire_messages.h; the full runtime costs ~1.5 MiB of resident memory more)
+# and gRPC (the agent speaks its API over libcurl).
+# Usage: check_ldd.sh PROGRAM
+set -euo pipefail
+program=${1:?usage: check_ldd.sh PROGRAM}
+libs=$(ldd "$program")
+echo "$libs"
+status=0
+# libprotobuf.so.N but not libprotobuf-lite.so.N.
+if grep -Eq '(^|[[:space:]/])libprotobuf\.so' <<<"$libs"; then
+  echo "FAIL: $program links the full libprotobuf (expected protobuf-lite only)" >&2
+  status=1
+fi
+# gRPC and its support libraries (gpr, abseil, upb, address_sorting).
+if grep -Eq '(^|[[:space:]/])lib(grpc|gpr|absl|upb|address_sorting)' <<<"$libs"; then
+  echo "FAIL: $program links gRPC" >&2
+  status=1
+fi
+# The gRPC transport is libcurl's HTTP/2.
+if ! grep -Eq '(^|[[:space:]/])libcurl\.so' <<<"$libs"; then
+  echo "FAIL: $program does not link libcurl" >&2
+  status=1
+fi
+[ "$status" = 0 ] && echo "OK: $program links libcurl, neither the full libprotobuf nor gRPC"
+exit "$status"

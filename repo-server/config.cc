@@ -152,6 +152,12 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
                  "seconds between checks of the timestamp's expiry")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--timestamp-history", c.timestamp_history,
+                 "keep only this many timestamp versions in the store (the newest; each "
+                 "publish or re-signing deletes older ones in its own atomic write; devices "
+                 "only fetch the current timestamp.json); 0 keeps every version")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   // Limits.
   app.add_option("--device-max-message-bytes", c.device_max_message_bytes,
@@ -161,7 +167,8 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::PositiveNumber);
   app.add_option("--operator-max-message-bytes", c.operator_max_message_bytes,
                  "largest message the operator listener receives or sends (one metadata file "
-                 "or target chunk of a publish)")
+                 "or target chunk of a publish; below 16 MiB + 1 KiB a legal metadata file "
+                 "may not fit, which the server warns about at start)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--max-publish-bytes", c.max_publish_bytes,
@@ -335,6 +342,7 @@ json::Value ConfigRecord(const ServerConfig& c) {
       {"timestamp_validity", json::Value(c.timestamp_validity)},
       {"timestamp_margin", json::Value(c.timestamp_margin)},
       {"snapshot_validity", json::Value(c.snapshot_validity)},
+      {"timestamp_history", json::Value(c.timestamp_history)},
       {"device_max_message_bytes", json::Value(c.device_max_message_bytes)},
       {"operator_max_message_bytes", json::Value(c.operator_max_message_bytes)},
       {"max_publish_bytes", json::Value(c.max_publish_bytes)},

@@ -71,9 +71,12 @@ struct ServerConfig {
   int64_t timestamp_margin = 6 * 3600L;
   int64_t snapshot_validity = 7 * 24 * 3600L;
   int64_t resign_interval = 60;
+  int64_t timestamp_history = 0;  // timestamp versions kept (0 = all)
   // Limits.
   int64_t device_max_message_bytes = 64 << 10;
-  int64_t operator_max_message_bytes = 4 << 20;
+  // A publish message carries one whole metadata file (up to kMaxMetadataFileBytes, 16 MiB)
+  // plus its name and framing: 17 MiB lets every legal file through.
+  int64_t operator_max_message_bytes = 17 << 20;
   int64_t max_publish_bytes = int64_t{8} << 30;
   int64_t max_target_bytes = int64_t{4} << 30;
   int64_t publish_timeout = 3600;

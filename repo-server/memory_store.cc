@@ -74,10 +74,16 @@ class MemoryStore final : public Store {
       state_->metadata[{entry.role, entry.version}] = entry.bytes;
     }
     for (const auto& [role, version] : batch.current) state_->current[role] = version;
+    for (const auto& [role, version] : batch.removed_metadata) {
+      state_->metadata.erase({role, version});
+    }
     if (batch.audit) state_->audit[batch.audit->seq] = batch.audit->bytes;
     for (const TargetRef& ref : batch.targets) {
       state_->blobs[ref.blob_id].committed = true;
-      state_->targets[ref.sha256] = BlobInfo{ref.blob_id, ref.length, kBlobChunkBytes};
+      auto sha512 = batch.target_sha512.find(ref.sha256);
+      state_->targets[ref.sha256] =
+          BlobInfo{ref.blob_id, ref.length, kBlobChunkBytes,
+                   sha512 == batch.target_sha512.end() ? std::string() : sha512->second};
     }
     return {};
   }

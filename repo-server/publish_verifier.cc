@@ -322,16 +322,44 @@ class Verification {
                                                     "metadata lists");
       }
     }
+    // A claim ("the server has this blob, I did not upload it") must name a listed target the
+    // server really stores with that length: a client cannot make the server vouch for content
+    // it does not hold.
+    for (const auto& [sha, length] : input_.claimed) {
+      if (!needed.contains(sha)) {
+        return Reject(ErrorKind::kInvalidArgument,
+                      "target content with sha256 " + sha +
+                          " named as stored matches no target the metadata lists");
+      }
+      MDU_ASSIGN_OR_RETURN(std::optional<StoredTargetInfo> stored, stored_target_(sha, false));
+      if (!stored || stored->length != length) {
+        return Reject(ErrorKind::kNotFound, "target content with sha256 " + sha + " (" +
+                                                std::to_string(length) +
+                                                " bytes) named as stored is not stored");
+      }
+    }
     for (const auto& [sha, entry] : needed) {
       const auto& [path, file] = entry;
-      std::optional<uint64_t> stored = stored_target_(sha);
+      const std::string* listed_sha512 = nullptr;
+      for (const auto& [algorithm, hex] : file->hashes) {
+        if (algorithm == "sha512") listed_sha512 = &hex;
+      }
+      MDU_ASSIGN_OR_RETURN(std::optional<StoredTargetInfo> stored,
+                           stored_target_(sha, listed_sha512 != nullptr));
       auto blob = uploaded.find(sha);
       if (stored) {
-        if (*stored != static_cast<uint64_t>(file->length)) {
+        if (stored->length != static_cast<uint64_t>(file->length)) {
           return Reject(ErrorKind::kLengthMismatch,
                         "target " + path + ": metadata says " + std::to_string(file->length) +
                             " bytes, the stored content with that sha256 has " +
-                            std::to_string(*stored));
+                            std::to_string(stored->length));
+        }
+        // Same sha256, so the same content: a different sha512 in the metadata is a metadata
+        // error that every client would hit on download.
+        if (listed_sha512 != nullptr && *listed_sha512 != stored->sha512) {
+          return Reject(ErrorKind::kHashMismatch,
+                        "target " + path + ": metadata says sha512 " + *listed_sha512 +
+                            ", the stored content with that sha256 has " + stored->sha512);
         }
         if (blob != uploaded.end()) plan_.unused_blob_ids.push_back(blob->second->blob_id);
         continue;
@@ -341,6 +369,7 @@ class Verification {
                                                 ") was neither uploaded nor published before");
       }
       plan_.batch.targets.push_back(TargetRef{sha, blob->second->blob_id, blob->second->length});
+      plan_.batch.target_sha512[sha] = blob->second->sha512;
     }
     return {};
   }

@@ -19,8 +19,9 @@
 //   - timestamp's snapshot version and every role listed in the current snapshot do not go
 //     backwards or disappear (5.4.3.2, 5.5.5);
 //   - every uploaded file is part of the verified repository (nothing extraneous);
-//   - every target of every current targets role has content: uploaded in this publish (length
-//     and every known hash equal to the metadata) or already stored.
+//   - every target of every current targets role has content: uploaded in this publish or
+//     already stored, either way with the length and every hash (sha256, sha512) the metadata
+//     lists; blobs the client claimed as stored must be stored and listed.
 //
 // Errors (the publish is rejected and nothing changes): the TUF kinds from TrustedSet
 // (kUnsignedMetadata, kBadVersion, kExpired, kLengthMismatch, kHashMismatch, kBadMetadata),
@@ -56,10 +57,20 @@ struct StagedTarget {
 struct PublishInput {
   std::map<std::string, std::string, std::less<>> metadata;  // file name -> bytes
   std::vector<StagedTarget> targets;
+  // Blobs the client named as already stored instead of uploading them (sha256 -> length):
+  // each must be stored with that length and listed by the verified metadata.
+  std::map<std::string, uint64_t, std::less<>> claimed;
 };
 
-// Length of an already stored target by sha256, or nullopt when not stored.
-using StoredTargetLookup = std::function<std::optional<uint64_t>(std::string_view sha256)>;
+// An already stored target blob: its length and (when asked for) its sha512, lowercase hex.
+struct StoredTargetInfo {
+  uint64_t length = 0;
+  std::string sha512;
+};
+// The stored target with that sha256, or nullopt when none. With `want_sha512` the sha512 is
+// filled in (the Repository hashes blobs stored before their sha512 was recorded).
+using StoredTargetLookup = std::function<Result<std::optional<StoredTargetInfo>>(
+    std::string_view sha256, bool want_sha512)>;
 
 struct PublishPlan {
   PublishBatch batch;                        // what to commit

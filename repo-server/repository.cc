@@ -46,6 +46,17 @@ Status CheckStoredRootChain(const RepositoryView& view, std::string_view bootstr
   return {};
 }
 
+// The sha512 of a blob committed before the store recorded it: read back chunk by chunk.
+Result<std::string> HashStoredBlob(const Store& store, const BlobInfo& blob) {
+  crypto::Hasher sha512(crypto::HashAlgorithm::kSha512);
+  const uint64_t chunks = (blob.length + blob.chunk_bytes - 1) / blob.chunk_bytes;
+  for (uint64_t index = 0; index < chunks; ++index) {
+    MDU_ASSIGN_OR_RETURN(std::string chunk, store.ReadBlobChunk(blob.blob_id, index));
+    sha512.Update(chunk);
+  }
+  return sha512.FinishHex();
+}
+
 }  // namespace
 
 PublishSession::~PublishSession() {
@@ -86,6 +97,10 @@ Status PublishSession::AddTargetChunk(std::string_view sha256, uint64_t offset,
                          "target " + std::string(sha256) + " uploaded twice");
       }
     }
+    if (input_.claimed.contains(sha256)) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "target " + std::string(sha256) + " uploaded after naming it as stored");
+    }
     MDU_ASSIGN_OR_RETURN(auto writer, store_.NewBlob());
     open_.emplace();
     open_->declared_sha256 = std::string(sha256);
@@ -103,6 +118,37 @@ Status PublishSession::AddTargetChunk(std::string_view sha256, uint64_t offset,
   open_->sha512.Update(data);
   open_->length += data.size();
   return open_->writer->Append(data);
+}
+
+Status PublishSession::ClaimStoredTarget(std::string_view sha256, uint64_t length) {
+  MDU_RETURN_IF_ERROR(FinishBlob());
+  if (!IsLowerHexSha256(sha256)) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "stored target: sha256 must be 64 lowercase hex digits");
+  }
+  if (input_.claimed.size() >= kMaxClaimedTargets) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "more than " + std::to_string(kMaxClaimedTargets) + " stored targets named");
+  }
+  for (const StagedTarget& staged : input_.targets) {
+    if (staged.sha256 == sha256) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "target " + std::string(sha256) + " both uploaded and named as stored");
+    }
+  }
+  auto stored = store_.GetTarget(sha256);
+  if (!stored && stored.error().kind() != ErrorKind::kNotFound) return MakeError(stored.error());
+  if (!stored || stored->length != length) {
+    return MakeError(ErrorKind::kNotFound,
+                     "target content with sha256 " + std::string(sha256) + " (" +
+                         std::to_string(length) +
+                         " bytes) named as stored is not stored by this server: upload it");
+  }
+  if (!input_.claimed.emplace(std::string(sha256), length).second) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "target " + std::string(sha256) + " named as stored twice");
+  }
+  return {};
 }
 
 Status PublishSession::FinishBlob() {
@@ -132,6 +178,19 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Store> stor
       new Repository(std::move(store), std::move(bootstrap_root), clock, std::move(view)));
 }
 
+void Repository::PruneTimestampHistory(const RepositoryView& current, PublishBatch& batch) const {
+  auto next = batch.current.find("timestamp");
+  if (timestamp_history_ == 0 || next == batch.current.end()) return;
+  const auto role = current.files().find("timestamp");
+  if (role == current.files().end()) return;
+  // Versions <= newest - keep go; the newest is the one this publish makes current.
+  const int64_t keep = static_cast<int64_t>(timestamp_history_);
+  for (const auto& [version, bytes] : role->second) {
+    if (version > next->second - keep || version == next->second) break;
+    batch.removed_metadata.emplace_back("timestamp", version);
+  }
+}
+
 Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_view actor) {
   std::lock_guard lock(publish_mu_);
   auto rejected = [&](const Error& error) {
@@ -145,10 +204,19 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
   };
   if (auto finished = session.FinishBlob(); !finished) return rejected(finished.error());
   std::shared_ptr<const RepositoryView> current = view_.load();
-  StoredTargetLookup lookup = [this](std::string_view sha256) -> std::optional<uint64_t> {
+  StoredTargetLookup lookup =
+      [this](std::string_view sha256,
+             bool want_sha512) -> Result<std::optional<StoredTargetInfo>> {
     auto info = store_->GetTarget(sha256);
-    if (!info) return std::nullopt;
-    return info->length;
+    if (!info) {
+      if (info.error().kind() == ErrorKind::kNotFound) return std::optional<StoredTargetInfo>();
+      return MakeError(info.error());
+    }
+    StoredTargetInfo stored{info->length, info->sha512};
+    if (want_sha512 && stored.sha512.empty()) {
+      MDU_ASSIGN_OR_RETURN(stored.sha512, HashStoredBlob(*store_, *info));
+    }
+    return std::optional<StoredTargetInfo>(std::move(stored));
   };
   if (rebase_) {
     if (auto rebased = rebase_(session.input_, *current); !rebased) {
@@ -158,6 +226,7 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
   auto verified = VerifyPublish(*current, bootstrap_root_, session.input_, clock_.Now(), lookup);
   if (!verified) return rejected(verified.error());
   PublishPlan& plan = *verified;
+  PruneTimestampHistory(*current, plan.batch);
   if (fault_hook_) fault_hook_("verified");
   if (audit_ != nullptr) {
     json::Object roles;
@@ -167,7 +236,8 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
     json::Value detail = json::Value::MakeObject(
         {{"description", session.description_},
          {"roles", json::Value::MakeObject(std::move(roles))},
-         {"targets_stored", json::Value(static_cast<int64_t>(plan.batch.targets.size()))}});
+         {"targets_stored", json::Value(static_cast<int64_t>(plan.batch.targets.size()))},
+         {"targets_reused", json::Value(static_cast<int64_t>(session.input_.claimed.size()))}});
     MDU_RETURN_IF_ERROR(audit_->AppendWith(actor, "publish_accepted", std::move(detail),
                                            [&](const AuditRecord& record) {
                                              plan.batch.audit = record;
@@ -191,6 +261,7 @@ Result<PublishOutcome> Repository::Publish(PublishSession& session, std::string_
   PublishOutcome outcome;
   outcome.roles = (*next)->current();
   outcome.targets_stored = static_cast<uint32_t>(plan.batch.targets.size());
+  outcome.targets_reused = static_cast<uint32_t>(session.input_.claimed.size());
   return outcome;
 }
 

@@ -38,6 +38,7 @@ namespace mdu::server {
 // Limits of one publish (documented in proto/mdu/v1/repository.proto).
 inline constexpr size_t kMaxMetadataFileBytes = 16u << 20;
 inline constexpr size_t kMaxMetadataFiles = 4096;
+inline constexpr size_t kMaxClaimedTargets = 1u << 20;
 
 class Repository;
 
@@ -55,6 +56,11 @@ class PublishSession {
   // its declared sha256 (kHashMismatch otherwise). kInvalidArgument for a malformed sha256, a
   // gap or a blob sent twice.
   Status AddTargetChunk(std::string_view sha256, uint64_t offset, std::string_view data);
+  // The publish relies on a blob the store already holds instead of uploading it (ends an open
+  // blob like a chunk of another blob would). kNotFound when no committed blob has that sha256
+  // and length; kInvalidArgument for a malformed sha256, a digest named twice or also uploaded,
+  // or more than kMaxClaimedTargets. Verified again at commit (publish_verifier.h).
+  Status ClaimStoredTarget(std::string_view sha256, uint64_t length);
   // Free text recorded in the audit log with the publish (the PublishHeader's description).
   void set_description(std::string description) { description_ = std::move(description); }
 
@@ -84,6 +90,7 @@ class PublishSession {
 struct PublishOutcome {
   std::map<std::string, CurrentRole, std::less<>> roles;
   uint32_t targets_stored = 0;
+  uint32_t targets_reused = 0;  // claimed as stored (PublishSession::ClaimStoredTarget)
 };
 
 class Repository {
@@ -105,6 +112,16 @@ class Repository {
   // With an audit log, an accepted publish is recorded (as `actor`) in the same Store::Commit,
   // a rejected one in a record of its own.
   Result<PublishOutcome> Publish(PublishSession& session, std::string_view actor = "server");
+
+  // Keep at most `keep` timestamp versions (the newest; 0 = every version). Each publish that
+  // makes a new timestamp current deletes the older ones beyond that in its own Store::Commit,
+  // so the pruning is atomic with the publish and never touches the current version. Devices
+  // fetch the timestamp unversioned only (GetMetadata refuses a version), so nothing served
+  // goes away; the audit log keeps the record of every publish.
+  void set_timestamp_history(size_t keep) {
+    std::lock_guard lock(publish_mu_);
+    timestamp_history_ = keep;
+  }
 
   // The audit log (borrowed, must outlive the repository; null = none). Set before serving.
   void set_audit_log(AuditLog* audit) {
@@ -145,6 +162,9 @@ class Repository {
         clock_(clock),
         view_(std::move(view)) {}
 
+  // Adds the timestamp versions beyond timestamp_history_ to the batch's removals.
+  void PruneTimestampHistory(const RepositoryView& current, PublishBatch& batch) const;
+
   std::unique_ptr<Store> store_;
   const std::string bootstrap_root_;
   const Clock& clock_;
@@ -153,6 +173,7 @@ class Repository {
   FaultHook fault_hook_;
   PublishRebase rebase_;
   AuditLog* audit_ = nullptr;
+  size_t timestamp_history_ = 0;
   std::atomic<std::shared_ptr<const RepositoryView>> view_;
 };
 

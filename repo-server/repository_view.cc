@@ -27,6 +27,10 @@ Result<std::shared_ptr<const RepositoryView>> RepositoryView::With(
     view->files_[entry.role][entry.version] = std::make_shared<const std::string>(entry.bytes);
   }
   for (const auto& [role, version] : batch.current) view->current_[role].version = version;
+  for (const auto& [role, version] : batch.removed_metadata) {
+    auto role_it = view->files_.find(role);
+    if (role_it != view->files_.end()) role_it->second.erase(version);
+  }
   MDU_RETURN_IF_ERROR(view->Index());
   return std::shared_ptr<const RepositoryView>(std::move(view));
 }

@@ -20,13 +20,16 @@ namespace {
 //   c/<role>                        current version (decimal)
 //   bm/<blob id>                    "s <length>" staged or "c <length>" committed
 //   b/<blob id>/<index, 12 digits>  blob chunk
-//   t/<sha256>                      "<blob id> <length>"
+//   t/<sha256>                      "<blob id> <length> <sha512>" (sha512 absent in records
+//                                   written before it was kept)
 //   r/<kind>/<id>                   report record
 //   ra/<sequence, 20 digits>        "<kind>/<id>": arrival order
 //   rd/<device id>/<sequence>       "<kind>/<id>": the reports of a device, in arrival order
 //   rr/<release length, 4 digits><release>/<sequence>   same, installation reports of a release
 //   ix                              "1" once the rd/ and rr/ indexes cover every report
 //   d/<device id>                   device record
+//   fx/<term length, 4 digits><term>/<device id>   "": the device's inventory holds the term
+//   fxi                             "1" once fx/ covers every device record
 //   a/<seq, 20 digits>              audit record (canonical JSON)
 std::string Padded(uint64_t value, int width) {
   char buf[32];
@@ -62,6 +65,10 @@ std::string DeviceIndexPrefix(std::string_view device_id) {
 std::string ReleaseIndexPrefix(std::string_view release) {
   return "rr/" + Padded(release.size(), 4) + std::string(release) + "/";
 }
+// Terms are free text too (target names, versions): length-prefixed the same way.
+std::string TermIndexPrefix(std::string_view term) {
+  return "fx/" + Padded(term.size(), 4) + std::string(term) + "/";
+}
 
 template <class T>
 bool ParseNumber(std::string_view text, T& out) {
@@ -79,6 +86,10 @@ class Encoder {
     return *this;
   }
   Encoder& Add(int64_t value) { return Add(std::to_string(value)); }
+  Encoder& AddAll(const std::vector<std::string>& fields) {
+    for (const std::string& field : fields) Add(field);
+    return *this;
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -167,10 +178,13 @@ std::string EncodeDevice(const DeviceRecord& d) {
       .Add(d.inventory_payload)
       .Add(d.inventory_time)
       .Add(d.certificate_sha256)
+      .Add(static_cast<int64_t>(d.inventory_terms.size()))
+      .AddAll(d.inventory_terms)
       .Take();
 }
 
-Result<DeviceRecord> DecodeDevice(std::string_view bytes) {
+// `terms_recorded` (optional): false for a record written before inventory terms were kept.
+Result<DeviceRecord> DecodeDevice(std::string_view bytes, bool* terms_recorded = nullptr) {
   Decoder dec(bytes);
   DeviceRecord d;
   std::string success;
@@ -182,6 +196,17 @@ Result<DeviceRecord> DecodeDevice(std::string_view bytes) {
   if (!dec.Done() && (!dec.Next(d.inventory_payload) || !dec.Next(d.inventory_time) ||
                       !dec.Next(d.certificate_sha256))) {
     return MakeError(ErrorKind::kIo, "corrupt device record inventory");
+  }
+  if (terms_recorded != nullptr) *terms_recorded = !dec.Done();
+  if (!dec.Done()) {
+    int64_t count = 0;
+    if (!dec.Next(count) || count < 0 || count > 4096) {
+      return MakeError(ErrorKind::kIo, "corrupt device record terms");
+    }
+    d.inventory_terms.resize(static_cast<size_t>(count));
+    for (std::string& term : d.inventory_terms) {
+      if (!dec.Next(term)) return MakeError(ErrorKind::kIo, "corrupt device record terms");
+    }
   }
   return d;
 }
@@ -214,13 +239,21 @@ class RocksDbStore final : public Store {
       }
       if (!s.ok()) return IoError("commit", s);
       wb.Put(BlobMetaKey(ref.blob_id), "c " + std::to_string(ref.length));
-      wb.Put("t/" + ref.sha256, ref.blob_id + " " + std::to_string(ref.length));
+      std::string target = ref.blob_id + " " + std::to_string(ref.length);
+      if (auto sha512 = batch.target_sha512.find(ref.sha256);
+          sha512 != batch.target_sha512.end() && !sha512->second.empty()) {
+        target += " " + sha512->second;
+      }
+      wb.Put("t/" + ref.sha256, target);
     }
     for (const MetadataEntry& entry : batch.metadata) {
       wb.Put(MetadataKey(entry.role, entry.version), entry.bytes);
     }
     for (const auto& [role, version] : batch.current) {
       wb.Put("c/" + role, std::to_string(version));
+    }
+    for (const auto& [role, version] : batch.removed_metadata) {
+      wb.Delete(MetadataKey(role, version));
     }
     if (batch.audit) wb.Put("a/" + Padded(batch.audit->seq, 20), batch.audit->bytes);
     rocksdb::Status s = db_->Write(sync_, &wb);
@@ -340,12 +373,17 @@ class RocksDbStore final : public Store {
     }
     if (!s.ok()) return IoError("get target", s);
     size_t space = value.find(' ');
+    size_t second = space == std::string::npos ? space : value.find(' ', space + 1);
     BlobInfo info;
     if (space == std::string::npos ||
-        !ParseNumber(std::string_view(value).substr(space + 1), info.length)) {
+        !ParseNumber(std::string_view(value).substr(space + 1, second == std::string::npos
+                                                                   ? std::string::npos
+                                                                   : second - space - 1),
+                     info.length)) {
       return MakeError(ErrorKind::kIo, "corrupt target record for " + std::string(sha256));
     }
     info.blob_id = value.substr(0, space);
+    if (second != std::string::npos) info.sha512 = value.substr(second + 1);
     return info;
   }
 
@@ -379,6 +417,7 @@ class RocksDbStore final : public Store {
     std::vector<bool> stored(reports.size(), false);
     std::set<std::string> keys;                   // stored by this call
     std::map<std::string, DeviceRecord> devices;  // device id -> record as updated so far
+    std::map<std::string, std::vector<std::string>> old_terms;  // device id -> terms indexed
     uint64_t next = next_sequence_;
     rocksdb::WriteBatch wb;
     for (size_t i = 0; i < reports.size(); ++i) {
@@ -408,6 +447,7 @@ class RocksDbStore final : public Store {
           } else if (!s.IsNotFound()) {
             return IoError("put report", s);
           }
+          old_terms[record.device_id] = device->second.inventory_terms;
         }
         ApplyToDevice(record, device->second);
       }
@@ -415,7 +455,19 @@ class RocksDbStore final : public Store {
       stored[i] = true;
     }
     if (keys.empty()) return stored;  // only resends: nothing to write
-    for (const auto& [id, device] : devices) wb.Put("d/" + id, EncodeDevice(device));
+    for (const auto& [id, device] : devices) {
+      wb.Put("d/" + id, EncodeDevice(device));
+      // The FindDevices index follows the inventory in the same batch.
+      const std::set<std::string> before(old_terms[id].begin(), old_terms[id].end());
+      const std::set<std::string> after(device.inventory_terms.begin(),
+                                        device.inventory_terms.end());
+      for (const std::string& term : before) {
+        if (!after.contains(term)) wb.Delete(TermIndexPrefix(term) + id);
+      }
+      for (const std::string& term : after) {
+        if (!before.contains(term)) wb.Put(TermIndexPrefix(term) + id, "");
+      }
+    }
     rocksdb::Status s = db_->Write(sync_, &wb);
     if (!s.ok()) return IoError("put report", s);
     next_sequence_ = next;
@@ -456,6 +508,87 @@ class RocksDbStore final : public Store {
     db_->ReleaseSnapshot(snapshot);
     if (!status) return MakeError(std::move(status).error());
     return out;
+  }
+
+  Result<std::vector<DeviceRecord>> ListDevicesPage(std::string_view after_device_id,
+                                                    size_t limit) const override {
+    std::vector<DeviceRecord> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string after = "d/" + std::string(after_device_id);
+    it->Seek(after);
+    if (it->Valid() && !after_device_id.empty() && it->key() == rocksdb::Slice(after)) it->Next();
+    for (; it->Valid() && it->key().starts_with("d/") && out.size() < limit; it->Next()) {
+      MDU_ASSIGN_OR_RETURN(DeviceRecord device, DecodeDevice(it->value().ToStringView()));
+      out.push_back(std::move(device));
+    }
+    if (!it->status().ok()) return IoError("list devices", it->status());
+    return out;
+  }
+
+  Result<std::vector<DeviceRecord>> FindDevicesByTerm(std::string_view term) const override {
+    if (!inventory_indexed_) return ListDevices();  // older records not indexed: all candidates
+    std::vector<DeviceRecord> out;
+    const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    const std::string prefix = TermIndexPrefix(term);
+    Status status;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string bytes;
+      std::string id = it->key().ToString().substr(prefix.size());
+      rocksdb::Status s = db_->Get(read, "d/" + id, &bytes);
+      if (!s.ok()) {
+        status = IoError("find devices", s);
+        break;
+      }
+      auto device = DecodeDevice(bytes);
+      if (!device) {
+        status = MakeError(device.error());
+        break;
+      }
+      out.push_back(std::move(*device));
+    }
+    if (status && !it->status().ok()) status = IoError("find devices", it->status());
+    it.reset();
+    db_->ReleaseSnapshot(snapshot);
+    if (!status) return MakeError(std::move(status).error());
+    return out;
+  }
+
+  // Device records written before the fx/ index existed get their terms and index entries
+  // once, at open (with `terms`; without it the index stays partial and FindDevicesByTerm
+  // returns every device).
+  Status BuildInventoryIndex(const InventoryTermsFn& terms) {
+    std::string marker;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), "fxi", &marker);
+    if (s.ok()) {
+      inventory_indexed_ = true;
+      return {};
+    }
+    if (!s.IsNotFound()) return IoError("read inventory index marker", s);
+    rocksdb::WriteBatch wb;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("d/"); it->Valid() && it->key().starts_with("d/"); it->Next()) {
+      bool recorded = false;
+      MDU_ASSIGN_OR_RETURN(DeviceRecord device,
+                           DecodeDevice(it->value().ToStringView(), &recorded));
+      if (recorded) continue;
+      if (!device.inventory_payload.empty()) {
+        if (!terms) return {};  // cannot index it: stay on full scans
+        device.inventory_terms = terms(device.inventory_payload);
+      }
+      for (const std::string& term : device.inventory_terms) {
+        wb.Put(TermIndexPrefix(term) + device.device_id, "");
+      }
+      wb.Put(it->key(), EncodeDevice(device));
+    }
+    if (!it->status().ok()) return IoError("index inventories", it->status());
+    wb.Put("fxi", "1");
+    s = db_->Write(sync_, &wb);
+    if (!s.ok()) return IoError("index inventories", s);
+    inventory_indexed_ = true;
+    return {};
   }
 
   Result<std::vector<DeviceRecord>> ListDevices() const override {
@@ -509,6 +642,7 @@ class RocksDbStore final : public Store {
   rocksdb::WriteOptions sync_;
   std::mutex write_mu_;  // serializes read-modify-write sequences (idempotent reports, commit)
   uint64_t next_sequence_ = 0;
+  bool inventory_indexed_ = false;  // fx/ covers every device record (set at open)
 };
 
 class RocksDbBlobWriter final : public BlobWriter {
@@ -566,7 +700,8 @@ Result<std::unique_ptr<BlobWriter>> RocksDbStore::NewBlob() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir) {
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir,
+                                                const InventoryTermsFn& inventory_terms) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.compression = rocksdb::kLZ4Compression;
@@ -578,6 +713,7 @@ Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir
   auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw));
   MDU_RETURN_IF_ERROR(store->DropStagedBlobs());
   MDU_RETURN_IF_ERROR(store->BuildReportIndexes());
+  MDU_RETURN_IF_ERROR(store->BuildInventoryIndex(inventory_terms));
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -8,7 +8,11 @@
 #define MDU_REPO_SERVER_ROCKSDB_STORE_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "repo-server/store.h"
 
@@ -16,7 +20,13 @@ namespace mdu::server {
 
 // Opens (creating if missing) the database in `dir`. kIo naming the directory and RocksDB's
 // reason (e.g. another process holds the lock).
-Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir);
+//
+// `inventory_terms` derives a stored inventory payload's index terms (the service's
+// InventoryIndexTerms): given, device records written before the FindDevices index existed are
+// indexed once at open; without it such a store answers FindDevicesByTerm with every device.
+using InventoryTermsFn = std::function<std::vector<std::string>(std::string_view payload)>;
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const std::filesystem::path& dir,
+                                                const InventoryTermsFn& inventory_terms = {});
 
 }  // namespace mdu::server
 

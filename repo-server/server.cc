@@ -438,7 +438,7 @@ int Serve(const ServerConfig& config, const sigset_t& signals, const ServerConfi
   SystemClock clock;
   auto root = ReadText(config.trusted_root, kMaxRootFileBytes, "trusted root");
   if (!root) return StartupFailed(root.error());
-  auto store = OpenRocksDbStore(config.data_dir);
+  auto store = OpenRocksDbStore(config.data_dir, InventoryIndexTerms);
   if (!store) return StartupFailed(store.error());
   auto repository = Repository::Open(std::move(*store), std::move(*root), clock);
   if (!repository) return StartupFailed(repository.error());
@@ -446,6 +446,7 @@ int Serve(const ServerConfig& config, const sigset_t& signals, const ServerConfi
   if (!audit) return StartupFailed(audit.error().WithContext("audit log"));
   (*repository)->set_audit_log(audit->get());
   InstallTestFaultHook(**repository);
+  (*repository)->set_timestamp_history(static_cast<size_t>(config.timestamp_history));
   auto view = (*repository)->view();
   spdlog::info("event=repository_opened initialized={} root_version={} timestamp_version={}",
                view->initialized(), view->CurrentVersion("root"),
@@ -548,6 +549,14 @@ int Serve(const ServerConfig& config, const sigset_t& signals, const ServerConfi
 
   const int device_bytes = static_cast<int>(config.device_max_message_bytes);
   const int operator_bytes = static_cast<int>(config.operator_max_message_bytes);
+  // A publish sends each metadata file whole in one message (name and framing under 1 KiB).
+  if (static_cast<uint64_t>(operator_bytes) < kMaxMetadataFileBytes + 1024) {
+    spdlog::warn(
+        "event=operator_message_limit_small operator_max_message_bytes={} detail=\"metadata "
+        "files up to {} bytes are legal; a publish with a larger file than this limit allows "
+        "fails with RESOURCE_EXHAUSTED\"",
+        operator_bytes, kMaxMetadataFileBytes);
+  }
   Listener device_listener;
   Listener operator_listener;
   if (config.operator_listen.empty()) {

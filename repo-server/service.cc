@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -441,6 +442,7 @@ class DeviceServiceImpl final : public DeviceBase {
       record.id = request->report_id();
       record.device_id = request->device_id();
       record.payload = request->SerializeAsString();
+      record.index_terms = InventoryIndexTerms(record.payload);
       return Persist(*context, std::move(record), request->nonce(), request->signature(),
                      evidence::SigningPayload(*request), *response, reactor);
     }
@@ -682,6 +684,10 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
         status = session_->AddTargetChunk(request_.target().sha256(), request_.target().offset(),
                                           request_.target().data());
         break;
+      case v1::PublishRequest::kStoredTarget:
+        status = session_->ClaimStoredTarget(request_.stored_target().sha256(),
+                                             request_.stored_target().length());
+        break;
       case v1::PublishRequest::kCommit:
         Commit();
         return;
@@ -795,6 +801,7 @@ class PublishReader final : public grpc::ServerReadReactor<v1::PublishRequest> {
       status->set_expires(current.expires);
     }
     response_->set_targets_stored(outcome->targets_stored);
+    response_->set_targets_reused(outcome->targets_reused);
     Finish(grpc::Status::OK);
   }
 
@@ -893,6 +900,20 @@ bool InventoryMatches(const DeviceRecord& device, const v1::FindDevicesRequest& 
   return false;
 }
 
+constexpr size_t kMaxDevicePage = 1000;
+constexpr int kMaxStoredTargetsQuery = 10000;
+
+// Page tokens of ListDevices: "d1:" + the last device id of the page. The version prefix lets a
+// later server change the format and refuse (INVALID_ARGUMENT) tokens it no longer reads.
+std::string EncodeDevicePageToken(std::string_view last_device_id) {
+  return "d1:" + std::string(last_device_id);
+}
+std::optional<std::string> DecodeDevicePageToken(std::string_view token) {
+  if (token.empty()) return std::string();
+  if (!token.starts_with("d1:") || !IsValidIdentifier(token.substr(3))) return std::nullopt;
+  return std::string(token.substr(3));
+}
+
 class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
  public:
   OperatorServiceImpl(Repository& repository, const OperatorSettings& settings, AuditLog* audit,
@@ -954,16 +975,58 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     return Done(context, grpc::Status::OK);
   }
 
+  // Pages by device id: the token is the last id of the previous page (opaque to clients), so
+  // paging is stable under concurrent inserts and needs no server-side cursor.
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
-                                        const v1::ListDevicesRequest*,
+                                        const v1::ListDevicesRequest* request,
                                         v1::ListDevicesResponse* response) override {
     Operator caller;
     if (grpc::Status s = Authorize(*context, "ListDevices", false, caller); !s.ok()) {
       return Done(context, s);
     }
-    auto devices = repository_.store().ListDevices();
+    auto after = DecodeDevicePageToken(request->page_token());
+    if (!after) {
+      return Done(context, InvalidArgument("page_token is not a token ListDevices returned"));
+    }
+    size_t page_size = request->page_size();
+    if (page_size == 0 || page_size > kMaxDevicePage) page_size = kMaxDevicePage;
+    // One more than the page tells whether another page follows.
+    auto devices = repository_.store().ListDevicesPage(*after, page_size + 1);
     if (!devices) return Done(context, ToGrpcStatus(devices.error()));
+    const bool more = devices->size() > page_size;
+    if (more) devices->resize(page_size);
     for (const DeviceRecord& device : *devices) FillDeviceSummary(device, *response->add_devices());
+    if (more) response->set_next_page_token(EncodeDevicePageToken(devices->back().device_id));
+    return Done(context, grpc::Status::OK);
+  }
+
+  // Which of the digests are stored with exactly that length (publishers: part of a publish).
+  grpc::ServerUnaryReactor* GetStoredTargets(grpc::CallbackServerContext* context,
+                                             const v1::GetStoredTargetsRequest* request,
+                                             v1::GetStoredTargetsResponse* response) override {
+    Operator caller;
+    if (grpc::Status s = Authorize(*context, "GetStoredTargets", /*publish=*/true, caller);
+        !s.ok()) {
+      return Done(context, s);
+    }
+    if (request->targets_size() > kMaxStoredTargetsQuery) {
+      return Done(context, InvalidArgument("GetStoredTargets takes at most " +
+                                           std::to_string(kMaxStoredTargetsQuery) +
+                                           " digests per call"));
+    }
+    for (const v1::TargetDigest& digest : request->targets()) {
+      if (!IsHexDigestOrEmpty(digest.sha256()) || digest.sha256().empty()) {
+        return Done(context, InvalidArgument("sha256 must be 64 lowercase hex digits"));
+      }
+    }
+    for (const v1::TargetDigest& digest : request->targets()) {
+      auto stored = repository_.store().GetTarget(digest.sha256());
+      if (!stored) {
+        if (stored.error().kind() == ErrorKind::kNotFound) continue;
+        return Done(context, ToGrpcStatus(stored.error()));
+      }
+      if (stored->length == digest.length()) *response->add_stored() = digest;
+    }
     return Done(context, grpc::Status::OK);
   }
 
@@ -984,8 +1047,13 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
       return Done(context, InvalidArgument("target/version over 1 KiB, or a sha256 that is not "
                                            "64 lowercase hex digits"));
     }
-    // A scan of the device summaries: one record per device, fine for a fleet of thousands.
-    auto devices = repository_.store().ListDevices();
+    // The index narrows to the devices holding the most selective field given; the full match
+    // is checked on each candidate.
+    const std::string term = !request->sbom_sha256().empty() ? "b:" + request->sbom_sha256()
+                             : !request->sha256().empty()    ? "s:" + request->sha256()
+                             : !request->target().empty()    ? "n:" + request->target()
+                                                             : "v:" + request->version();
+    auto devices = repository_.store().FindDevicesByTerm(term);
     if (!devices) return Done(context, ToGrpcStatus(devices.error()));
     for (const DeviceRecord& device : *devices) {
       if (InventoryMatches(device, *request)) FillDeviceSummary(device, *response->add_devices());
@@ -1144,6 +1212,22 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
 };
 
 }  // namespace
+
+std::vector<std::string> InventoryIndexTerms(std::string_view inventory_payload) {
+  v1::InventoryReport inventory;
+  if (!inventory.ParseFromArray(inventory_payload.data(),
+                                static_cast<int>(inventory_payload.size()))) {
+    return {};
+  }
+  std::set<std::string> terms;
+  for (const v1::InstalledTarget& target : inventory.installed()) {
+    if (!target.name().empty()) terms.insert("n:" + target.name());
+    if (!target.version().empty()) terms.insert("v:" + target.version());
+    if (!target.sha256().empty()) terms.insert("s:" + target.sha256());
+    if (!target.sbom_sha256().empty()) terms.insert("b:" + target.sbom_sha256());
+  }
+  return std::vector<std::string>(terms.begin(), terms.end());
+}
 
 grpc::Status ToGrpcStatus(const Error& error) {
   grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;

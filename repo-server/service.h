@@ -20,7 +20,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/common/error.h"
 #include "repo-server/audit_log.h"
@@ -37,6 +40,11 @@ namespace mdu::server {
 // kPolicy -> PERMISSION_DENIED, kIo/kInternal/kCrypto -> INTERNAL, TUF verification kinds ->
 // FAILED_PRECONDITION. The status message is the error's ToString().
 grpc::Status ToGrpcStatus(const Error& error);
+
+// The FindDevices index terms of a serialized InventoryReport: for each installed target
+// "n:<name>", "v:<version>", "s:<sha256>", "b:<sbom_sha256>" (non-empty fields), without
+// duplicates. Empty for a payload that does not parse.
+std::vector<std::string> InventoryIndexTerms(std::string_view inventory_payload);
 
 // `certificate_identity` (mutual TLS): ReportInstallation and ReportSecurityEvent must name the
 // device id of the caller's verified client certificate (repo-server/auth.h), else

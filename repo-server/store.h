@@ -66,12 +66,21 @@ struct PublishBatch {
   std::map<std::string, int64_t> current;  // role -> version now current
   std::vector<TargetRef> targets;
   std::optional<AuditRecord> audit;  // written in the same write as the publish
+  // (role, version) of superseded metadata deleted in the same write (timestamp history
+  // pruning: Repository::set_timestamp_history). Never a current version.
+  std::vector<std::pair<std::string, int64_t>> removed_metadata;
+  // sha256 -> sha512 (lowercase hex, computed while receiving) of targets this batch commits;
+  // kept with the target so later publishes can check metadata against it (BlobInfo::sha512).
+  std::map<std::string, std::string, std::less<>> target_sha512;
 };
 
 struct BlobInfo {
   std::string blob_id;
   uint64_t length = 0;
   uint64_t chunk_bytes = kBlobChunkBytes;  // every chunk but the last has exactly this size
+  // sha512 of the content as computed when it was received; "" for blobs committed before the
+  // store recorded it (the Repository then hashes the chunks when it needs it).
+  std::string sha512;
 };
 
 // Writes one blob in chunks. Append buffers at most one chunk; full chunks go to the store.
@@ -101,6 +110,10 @@ struct ReportRecord {
   bool verified = false;
   std::string certificate_sha256;
   std::string certificate_pem;
+  // Inventory reports: the terms FindDevicesByTerm looks them up by (the service derives them
+  // from the payload: InventoryIndexTerms in repo-server/service.h). Kept with the device, not
+  // with the report.
+  std::vector<std::string> index_terms;
 };
 
 // Per-device summary, updated by PutReport in the same write as the report.
@@ -114,6 +127,7 @@ struct DeviceRecord {
   std::string inventory_payload;  // payload of the last inventory report ("" if none)
   int64_t inventory_time = 0;
   std::string certificate_sha256;  // of the last verified report of any kind
+  std::vector<std::string> inventory_terms;  // index_terms of the last inventory report
 };
 
 // How PutReport updates a device's summary with a newly stored installation or inventory report
@@ -124,6 +138,7 @@ inline void ApplyToDevice(const ReportRecord& report, DeviceRecord& device) {
   if (report.kind == ReportKind::kInventory) {
     device.inventory_payload = report.payload;
     device.inventory_time = report.received_time;
+    device.inventory_terms = report.index_terms;
     return;
   }
   if (report.success) device.installed_version = report.release;
@@ -185,6 +200,38 @@ class Store {
   // (RocksDbStore), the others scan every report.
   virtual Result<std::vector<ReportRecord>> ListReports(const ReportFilter& filter) const = 0;
   virtual Result<std::vector<DeviceRecord>> ListDevices() const = 0;
+  // At most `limit` devices whose id sorts after `after_device_id` ("" = from the first), by
+  // device id: the pages of OperatorService.ListDevices. The default filters ListDevices();
+  // RocksDbStore seeks.
+  virtual Result<std::vector<DeviceRecord>> ListDevicesPage(std::string_view after_device_id,
+                                                            size_t limit) const {
+    MDU_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, ListDevices());
+    std::vector<DeviceRecord> out;
+    for (DeviceRecord& device : all) {
+      if (out.size() >= limit) break;
+      if (device.device_id > after_device_id) out.push_back(std::move(device));
+    }
+    return out;
+  }
+
+  // The devices whose current inventory_terms hold `term`, by device id ("which devices run
+  // X"). The index entries are written in PutReports' batch with the inventory, so a device
+  // that reports an inventory without the term is no longer found. A store may return more
+  // devices than match (RocksDbStore before its index covers older records: every device);
+  // callers filter. The default scans ListDevices().
+  virtual Result<std::vector<DeviceRecord>> FindDevicesByTerm(std::string_view term) const {
+    MDU_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, ListDevices());
+    std::vector<DeviceRecord> out;
+    for (DeviceRecord& device : all) {
+      for (const std::string& held : device.inventory_terms) {
+        if (held == term) {
+          out.push_back(std::move(device));
+          break;
+        }
+      }
+    }
+    return out;
+  }
 
   // Writes one audit record (synced). The caller (AuditLog) chooses seq; a record with the same
   // seq is overwritten (the chain verification is what detects tampering, not the store).

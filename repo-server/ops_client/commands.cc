@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,7 +107,7 @@ class ProgressLine {
 };
 
 int RunPublish(const CommonFlags& flags, const std::string& repo_dir,
-               const std::string& description) {
+               const std::string& description, bool upload_all) {
   constexpr std::string_view kName = "publish";
   if (auto valid = ValidateConnectionOptions(flags.connection); !valid) {
     return Fail(kName, valid.error().message());
@@ -132,13 +133,26 @@ int RunPublish(const CommonFlags& flags, const std::string& repo_dir,
     if (!trimmed) return Fail(kName, trimmed.error().message());
     tree = std::move(*trimmed);
   }
-  ProgressLine progress(tree.metadata_bytes + tree.blob_bytes);
-  auto uploaded = UploadTree(**connection, tree, description,
-                             [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
+  // Blobs the server holds already (same sha256 and length) are named, not uploaded again.
+  std::set<std::string> stored;
+  if (!upload_all) {
+    auto found = StoredTargets(**connection, tree);
+    if (!found) return Fail(kName, found.error().message());
+    stored = std::move(*found);
+  }
+  uint64_t to_upload = tree.metadata_bytes;
+  for (const TreeBlob& blob : tree.blobs) {
+    if (!stored.contains(blob.sha256)) to_upload += blob.length;
+  }
+  ProgressLine progress(to_upload);
+  auto uploaded = UploadTree(
+      **connection, tree, description,
+      [&](uint64_t done, uint64_t total) { progress.Update(done, total); }, stored);
   if (!uploaded) return Fail(kName, uploaded.error().message());
   PublishSummary summary{flags.connection.server, description,        &tree,
                          &uploaded->response,     uploaded->bytes_sent, uploaded->metadata_sent,
-                         uploaded->blobs_sent};
+                         uploaded->blobs_sent,    uploaded->blobs_skipped,
+                         uploaded->bytes_skipped};
   Print(flags.json ? JsonDocument(PublishJson(summary)) : PublishText(summary));
   return 0;
 }
@@ -152,6 +166,32 @@ int RunQuery(std::string_view name, const CommonFlags& flags, std::string_view m
   auto response = Call<Request, Response>(**connection, method_name, method, request);
   if (!response) return Fail(name, response.error().message());
   return render(*response);
+}
+
+// Every page of ListDevices, merged into one response (the --json shape of one call).
+int RunDevices(const CommonFlags& flags, uint32_t page_size) {
+  constexpr std::string_view kName = "devices";
+  auto connection = OperatorConnection::Open(flags.connection);
+  if (!connection) return Fail(kName, connection.error().message());
+  v1::ListDevicesResponse all;
+  v1::ListDevicesRequest request;
+  request.set_page_size(page_size);
+  for (;;) {
+    auto page = Call<v1::ListDevicesRequest, v1::ListDevicesResponse>(
+        **connection, "ListDevices", &v1::OperatorService::Stub::ListDevices, request);
+    if (!page) return Fail(kName, page.error().message());
+    for (v1::DeviceSummary& device : *page->mutable_devices()) {
+      *all.add_devices() = std::move(device);
+    }
+    // A server that does not page returns no token: its one answer is everything.
+    if (page->next_page_token().empty()) break;
+    if (page->next_page_token() == request.page_token()) {
+      return Fail(kName, "server " + flags.connection.server + " repeated a page token");
+    }
+    request.set_page_token(page->next_page_token());
+  }
+  Print(flags.json ? JsonDocument(DevicesJson(all)) : DevicesText(all));
+  return 0;
 }
 
 int RunAuditList(const CommonFlags& flags, uint64_t after, uint64_t limit) {
@@ -215,6 +255,10 @@ int RunOperatorCommand(int argc, char** argv) {
                       "free text recorded with the publish in the audit log (<= 1 KiB)");
   publish->add_option("REPO_DIR", repo_dir, "the published tree (holds metadata/ and targets/)")
       ->required();
+  bool upload_all = false;
+  publish->add_flag("--upload-all", upload_all,
+                    "upload every target blob, also those the server already stores (by "
+                    "default they are named, not sent: GetStoredTargets)");
 
   CLI::App* status = app.add_subcommand(
       "status", "the current version and expiry of every role, and the number of targets");
@@ -223,6 +267,11 @@ int RunOperatorCommand(int argc, char** argv) {
   CLI::App* devices = app.add_subcommand(
       "devices", "every device that reported: installed version, last report, inventory");
   AddConnectionOptions(*devices, flags);
+  uint32_t page_size = 0;
+  devices->add_option("--page-size", page_size,
+                      "devices per ListDevices call (0: the server's maximum); every page is "
+                      "fetched and printed as one list")
+      ->capture_default_str();
 
   std::string device_id;
   CLI::App* history = app.add_subcommand(
@@ -273,7 +322,7 @@ int RunOperatorCommand(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   }
 
-  if (publish->parsed()) return RunPublish(flags, repo_dir, description);
+  if (publish->parsed()) return RunPublish(flags, repo_dir, description, upload_all);
   if (status->parsed()) {
     return RunQuery<v1::GetRepositoryStatusRequest, v1::RepositoryStatus>(
         "status", flags, "GetRepositoryStatus", &v1::OperatorService::Stub::GetRepositoryStatus,
@@ -288,11 +337,7 @@ int RunOperatorCommand(int argc, char** argv) {
     Print(flags.json ? JsonDocument(DevicesJson(response)) : DevicesText(response));
     return 0;
   };
-  if (devices->parsed()) {
-    return RunQuery<v1::ListDevicesRequest, v1::ListDevicesResponse>(
-        "devices", flags, "ListDevices", &v1::OperatorService::Stub::ListDevices,
-        v1::ListDevicesRequest(), print_devices);
-  }
+  if (devices->parsed()) return RunDevices(flags, page_size);
   if (find_devices->parsed()) {
     if (find.target().empty() && find.version().empty() && find.sbom_sha256().empty() &&
         find.sha256().empty()) {

@@ -265,6 +265,8 @@ json::Value PublishJson(const PublishSummary& s) {
        {"targets_uploaded", Int(s.blobs_sent)},
        {"metadata_uploaded", Int(s.metadata_sent)},
        {"bytes_uploaded", Int(s.bytes_sent)},
+       {"targets_already_stored", Int(s.blobs_skipped)},
+       {"bytes_not_uploaded", Int(s.bytes_skipped)},
        {"skipped_metadata_files", Int(s.tree != nullptr ? s.tree->skipped_files : 0)}});
 }
 
@@ -272,6 +274,11 @@ std::string PublishText(const PublishSummary& s) {
   std::string out = "published to " + s.server + ": " + Plural(s.metadata_sent, "metadata file") +
                     ", " + Plural(s.blobs_sent, "target blob") + ", " +
                     std::to_string(s.bytes_sent) + " bytes uploaded; " +
+                    (s.blobs_skipped == 0
+                         ? std::string()
+                         : Plural(s.blobs_skipped, "target blob") + " (" +
+                               std::to_string(s.bytes_skipped) +
+                               " bytes) already stored, not uploaded; ") +
                     std::to_string(s.response->targets_stored()) +
                     " new target blob(s) stored by the server\n";
   out += "repository now current:\n" + RolesTable(s.response->roles());

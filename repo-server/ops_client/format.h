@@ -54,6 +54,8 @@ struct PublishSummary {
   uint64_t bytes_sent = 0;
   size_t metadata_sent = 0;
   size_t blobs_sent = 0;
+  size_t blobs_skipped = 0;    // the server stored them already: named, not uploaded
+  uint64_t bytes_skipped = 0;
 };
 
 json::Value PublishJson(const PublishSummary& summary);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "core/io/unique_fd.h"
@@ -34,9 +35,13 @@ Result<size_t> ReadAt(int fd, uint64_t offset, size_t size, std::string& out,
 
 class Upload {
  public:
-  Upload(OperatorConnection& connection, const PublishTree& tree, const UploadProgress& progress)
-      : connection_(connection), tree_(tree), progress_(progress) {
-    total_ = tree.metadata_bytes + tree.blob_bytes;
+  Upload(OperatorConnection& connection, const PublishTree& tree, const UploadProgress& progress,
+         const std::set<std::string>& stored)
+      : connection_(connection), tree_(tree), progress_(progress), stored_(stored) {
+    total_ = tree.metadata_bytes;
+    for (const TreeBlob& blob : tree.blobs) {
+      if (!stored_.contains(blob.sha256)) total_ += blob.length;
+    }
   }
 
   Result<UploadOutcome> Run(const std::string& description) {
@@ -55,7 +60,19 @@ class Upload {
     }
     request.clear_metadata();
     for (size_t i = 0; open && i < tree_.blobs.size(); ++i) {
-      auto sent = SendBlob(tree_.blobs[i], request);
+      const TreeBlob& blob = tree_.blobs[i];
+      if (stored_.contains(blob.sha256)) {
+        v1::TargetDigest* digest = request.mutable_stored_target();
+        digest->set_sha256(blob.sha256);
+        digest->set_length(blob.length);
+        open = writer_->Write(request);
+        if (open) {
+          ++outcome_.blobs_skipped;
+          outcome_.bytes_skipped += blob.length;
+        }
+        continue;
+      }
+      auto sent = SendBlob(blob, request);
       if (!sent) {
         // A local failure: cancel, so the server publishes nothing.
         context_.TryCancel();
@@ -115,6 +132,7 @@ class Upload {
   OperatorConnection& connection_;
   const PublishTree& tree_;
   const UploadProgress& progress_;
+  const std::set<std::string>& stored_;
   uint64_t total_ = 0;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientWriter<v1::PublishRequest>> writer_;
@@ -127,9 +145,35 @@ std::chrono::seconds PublishDeadline(std::chrono::seconds base, uint64_t bytes) 
   return base + std::chrono::seconds(bytes / kMinBytesPerSecond);
 }
 
+Result<std::set<std::string>> StoredTargets(OperatorConnection& connection,
+                                            const PublishTree& tree) {
+  constexpr size_t kBatch = 10000;  // the server's maximum per call
+  std::set<std::string> stored;
+  for (size_t start = 0; start < tree.blobs.size(); start += kBatch) {
+    v1::GetStoredTargetsRequest request;
+    for (size_t i = start; i < std::min(tree.blobs.size(), start + kBatch); ++i) {
+      v1::TargetDigest* digest = request.add_targets();
+      digest->set_sha256(tree.blobs[i].sha256);
+      digest->set_length(tree.blobs[i].length);
+    }
+    grpc::ClientContext context;
+    connection.Prepare(context);
+    v1::GetStoredTargetsResponse response;
+    grpc::Status status = connection.stub().GetStoredTargets(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return std::set<std::string>();
+    if (!status.ok()) {
+      return MakeError(ErrorKind::kPolicy,
+                       DescribeFailure(connection.server(), "GetStoredTargets", status));
+    }
+    for (const v1::TargetDigest& digest : response.stored()) stored.insert(digest.sha256());
+  }
+  return stored;
+}
+
 Result<UploadOutcome> UploadTree(OperatorConnection& connection, const PublishTree& tree,
-                                 const std::string& description, const UploadProgress& progress) {
-  Upload upload(connection, tree, progress);
+                                 const std::string& description, const UploadProgress& progress,
+                                 const std::set<std::string>& stored) {
+  Upload upload(connection, tree, progress, stored);
   return upload.Run(description);
 }
 

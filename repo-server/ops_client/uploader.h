@@ -3,6 +3,10 @@
 // from disk (one chunk buffer in memory, whatever the blob sizes), then PublishCommit. The
 // server verifies and commits everything atomically, or rejects it and nothing changes.
 //
+// Blobs the server already stores (StoredTargets: OperatorService.GetStoredTargets, by sha256
+// and length) are not uploaded again: the stream names them (PublishRequest.stored_target) and
+// the server checks it really holds them. A metadata-only release uploads only metadata.
+//
 // The deadline of the call is the connection's timeout plus one second per MiB to upload (so a
 // 4 GiB release gets about 70 minutes), unless `deadline` is set.
 // Errors: kPolicy carrying DescribeFailure's text for a call the server refused or that
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/common/error.h"
@@ -34,13 +39,23 @@ struct UploadOutcome {
   uint64_t bytes_sent = 0;
   size_t metadata_sent = 0;
   size_t blobs_sent = 0;
+  size_t blobs_skipped = 0;    // named as stored instead of uploaded
+  uint64_t bytes_skipped = 0;  // their total length
 };
+
+// The sha256s of the tree's blobs the server stores with the same length, asked in batches of
+// at most 10000. An empty set from a server without GetStoredTargets (UNIMPLEMENTED): older
+// servers get every blob. Errors: kPolicy with DescribeFailure's text.
+Result<std::set<std::string>> StoredTargets(OperatorConnection& connection,
+                                            const PublishTree& tree);
 
 std::chrono::seconds PublishDeadline(std::chrono::seconds base, uint64_t bytes);
 
+// Blobs whose sha256 is in `stored` are named as stored instead of uploaded.
 Result<UploadOutcome> UploadTree(OperatorConnection& connection, const PublishTree& tree,
                                  const std::string& description,
-                                 const UploadProgress& progress = nullptr);
+                                 const UploadProgress& progress = nullptr,
+                                 const std::set<std::string>& stored = {});
 
 }  // namespace mdu::ops
 

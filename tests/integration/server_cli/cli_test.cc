@@ -22,10 +22,7 @@
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "proto/report_signing.h"
-#include "tests/evidence/device_certs.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
+#include "tests/integration/server/server_fixture.h"
 
 extern char** environ;
 
@@ -35,7 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::Content;
-using testing::MakeSim;
 
 using ::mdu::testing::WallNow;
 
@@ -45,37 +41,23 @@ struct CliRun {
   std::string err;
 };
 
-class CliTest : public ::testing::Test {
+class CliTest : public testing::ServerFixture {
  protected:
+  CliTest() : ServerFixture("repo_server_cli") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server_cli");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex(kAliceToken) +
-                        "\"},{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex(kBobToken) + "\"}]";
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", creds));
+    ServerFixture::SetUp();
+    WriteOperators({{"alice", "publisher", kAliceToken}, {"bob", "viewer", kBobToken}});
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "alice.token", std::string(kAliceToken) + "\n",
                                         0600));
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / "bob.token", std::string(kBobToken) + "\n", 0600));
-  }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(dir_);
   }
 
   static constexpr const char* kAliceToken = "alice-secret-token-4711";
   static constexpr const char* kBobToken = "bob-secret-token-0815";
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
   void StartInsecure() {
-    server_ = std::make_unique<testing::ServerProcess>(
-        dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--insecure",
-                                       "--operator-credentials", Path("operators.json")});
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
+    Start(Concat(InsecureFlags(), {"--operator-credentials", Path("operators.json")}));
   }
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
 
@@ -183,10 +165,6 @@ class CliTest : public ::testing::Test {
     return report;
   }
 
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  int port_ = 0;
 };
 
 TEST_F(CliTest, PublishIsAcceptedAndStatusShowsTheVersions) {
@@ -223,7 +201,9 @@ TEST_F(CliTest, PublishIsAcceptedAndStatusShowsTheVersions) {
   ASSERT_EQ(run.code, 0) << run.err;
   json::Value published = ParseJson(run);
   EXPECT_EQ(published.Find("targets_stored")->as_int(), 1);  // only the new blob is new
-  EXPECT_EQ(published.Find("targets_uploaded")->as_int(), 3);
+  // The two blobs of the first release are already stored: only the new one is sent.
+  EXPECT_EQ(published.Find("targets_uploaded")->as_int(), 1);
+  EXPECT_EQ(published.Find("targets_already_stored")->as_int(), 2);
   EXPECT_GT(published.Find("skipped_metadata_files")->as_int(), 0);
   EXPECT_EQ(published.Find("server")->as_string(), Address());
   EXPECT_EQ(StatusVersions()["snapshot"], sim_->snapshot.common.version);
@@ -390,18 +370,10 @@ TEST_F(CliTest, UnreachableServerIsNamed) {
 }
 
 TEST_F(CliTest, TlsWithCaCertificate) {
-  mdu::testing::DeviceCerts certs(dir_);
-  ASSERT_TRUE(certs.MakeCa("server-ca"));
-  ASSERT_TRUE(certs.MakeCa("other-ca"));
-  ASSERT_TRUE(certs.MakeLeaf("server", "server-ca", mdu::testing::KeyType::kEcdsaP256,
-                             "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                             "extendedKeyUsage=serverAuth\n"));
-  server_ = std::make_unique<testing::ServerProcess>(
-      dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"),
-                                     "--tls-key", Path("server.key"), "--operator-credentials",
-                                     Path("operators.json")});
-  port_ = server_->Port();
-  ASSERT_NE(port_, 0);
+  MakeServerCertificate();
+  ASSERT_TRUE(certs_.MakeCa("other-ca"));
+  Start({"--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"), "--tls-key",
+         Path("server.key"), "--operator-credentials", Path("operators.json")});
   sim_->AddTarget("targets", "fw.bin", Content(3000, 1));
   sim_->UpdateSnapshot();
   auto tls = [&](const std::string& ca) {
@@ -495,51 +467,23 @@ TEST_F(CliTest, HistoryDevicesAndFailuresShowStoredReports) {
 
 TEST_F(CliTest, HistoryShowsVerifiedEvidenceOfSignedReports) {
   // Devices with mutual TLS sign their reports; operators use their own TLS listener.
-  mdu::testing::DeviceCerts certs(dir_);
-  ASSERT_TRUE(certs.MakeCa("server-ca"));
-  ASSERT_TRUE(certs.MakeCa("device-ca"));
-  ASSERT_TRUE(certs.MakeLeaf("server", "server-ca", mdu::testing::KeyType::kEcdsaP256,
-                             "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                             "extendedKeyUsage=serverAuth\n"));
-  ASSERT_TRUE(certs.MakeDevice("pump-001", "device-ca", mdu::testing::KeyType::kEd25519,
-                               "pump-001"));
-  server_ = std::make_unique<testing::ServerProcess>(
-      dir_, std::vector<std::string>{
-                "--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"), "--tls-key",
-                Path("server.key"), "--client-ca", Path("device-ca.pem"), "--operator-listen",
-                "127.0.0.1:0", "--operator-port-file", Path("operator-port"),
-                "--operator-credentials", Path("operators.json")});
-  const int device_port = server_->Port();
-  ASSERT_NE(device_port, 0);
-  auto operator_port = io::ReadFileBounded(dir_ / "operator-port", 64);
-  ASSERT_TRUE(operator_port);
+  MakeServerCertificate();
+  ASSERT_TRUE(certs_.MakeCa("device-ca"));
+  ASSERT_TRUE(certs_.MakeDevice("pump-001", "device-ca", mdu::testing::KeyType::kEd25519,
+                                "pump-001"));
+  Start(Concat(MutualTlsFlags(), OperatorListenerFlags()));
+  ASSERT_NE(operator_port_, 0);
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = certs.Read("server-ca.pem");
-  ssl.pem_private_key = certs.Read("pump-001.key");
-  ssl.pem_cert_chain = certs.Read("pump-001.pem");
-  auto device = v1::DeviceService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(device_port), grpc::SslCredentials(ssl)));
+  auto device = v1::DeviceService::NewStub(Tls(port_, "pump-001"));
   v1::InstallationReport report = FailedReport("r-signed-1", "pump-001");
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::GetReportNonceRequest request;
-    request.set_device_id("pump-001");
-    v1::ReportNonce nonce;
-    ASSERT_TRUE(device->GetReportNonce(&context, request, &nonce).ok());
-    report.set_nonce(nonce.nonce());
-  }
-  auto key = evidence::DeviceKey::FromPem(certs.Read("pump-001.key"));
-  ASSERT_TRUE(key);
-  auto signature = key->Sign(evidence::SigningPayload(report));
-  ASSERT_TRUE(signature);
-  report.set_signature(*signature);
+  std::string nonce;
+  ASSERT_TRUE(testing::RequestReportNonce(*device, "pump-001", &nonce).ok());
+  ASSERT_TRUE(mdu::testing::SignReport(report, nonce, Read("pump-001.key")));
   grpc::Status stored = Report(*device, report);
   ASSERT_TRUE(stored.ok()) << stored.error_message();
 
   const std::vector<std::string> conn = {
-      "--server", "127.0.0.1:" + std::to_string(std::stoi(*operator_port)), "--ca-cert",
+      "--server", "127.0.0.1:" + std::to_string(operator_port_), "--ca-cert",
       Path("server-ca.pem"), "--token-file", Path("bob.token")};
   std::vector<std::string> args = {"history", "pump-001"};
   args.insert(args.end(), conn.begin(), conn.end());

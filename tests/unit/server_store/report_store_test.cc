@@ -2,52 +2,25 @@
 // backend: the evidence fields survive, inventories update the device summary, and the listing
 // by device and by release (indexed in RocksDbStore) returns exactly the matching reports.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <functional>
 #include <memory>
-#include <ostream>
 #include <string>
 #include <vector>
 
 #include "repo-server/memory_store.h"
 #include "repo-server/rocksdb_store.h"
 #include "repo-server/store.h"
+#include "tests/unit/server_store/store_fixture.h"
 
 namespace mdu::server {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::StoreBackendName;
+using testing::StoreBackends;
 
-struct ReportBackend {
-  std::string name;
-  std::function<std::unique_ptr<Store>(const fs::path& dir)> open;
-};
-
-void PrintTo(const ReportBackend& backend, std::ostream* out) { *out << backend.name; }
-
-class ReportStoreTest : public ::testing::TestWithParam<ReportBackend> {
+class ReportStoreTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("report_store_" + GetParam().name + "_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store_ = GetParam().open(dir_ / "db");
-    ASSERT_NE(store_, nullptr);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  void ReopenIfPersistent() {
-    if (GetParam().name != "rocksdb") return;
-    store_.reset();
-    store_ = GetParam().open(dir_ / "db");
-    ASSERT_NE(store_, nullptr);
-  }
+  ReportStoreTest() : StoreFixture("report_store") {}
 
   static ReportRecord Installation(const std::string& id, const std::string& device,
                                    const std::string& release, bool success) {
@@ -77,9 +50,6 @@ class ReportStoreTest : public ::testing::TestWithParam<ReportBackend> {
     }
     return ids;
   }
-
-  fs::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_P(ReportStoreTest, EvidenceFieldsSurvive) {
@@ -88,7 +58,7 @@ TEST_P(ReportStoreTest, EvidenceFieldsSurvive) {
   report.certificate_sha256 = std::string(64, 'a');
   report.certificate_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   Put(report);
-  ReopenIfPersistent();
+  Reopen();
   auto reports = store_->ListReports(ReportFilter{});
   ASSERT_TRUE(reports);
   ASSERT_EQ(reports->size(), 1u);
@@ -119,7 +89,7 @@ TEST_P(ReportStoreTest, InventoryReplacesTheDevicesInventoryAndKeepsItsLastInsta
   only_inventory.id = "inv-3";
   only_inventory.device_id = "pump-2";  // a device known only from its inventory
   Put(only_inventory);
-  ReopenIfPersistent();
+  Reopen();
   auto devices = store_->ListDevices();
   ASSERT_TRUE(devices);
   ASSERT_EQ(devices->size(), 2u);
@@ -148,7 +118,7 @@ TEST_P(ReportStoreTest, ListsByDeviceAndByReleaseExactly) {
   event.success = false;
   event.payload = "event";
   Put(event);
-  ReopenIfPersistent();
+  Reopen();
 
   ReportFilter by_device;
   by_device.device_id = "pump-1";
@@ -193,7 +163,7 @@ TEST_P(ReportStoreTest, PutReportsStoresABatchOnceWithItsIndexesAndDeviceRecords
   auto empty = store_->PutReports({});
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->empty());
-  ReopenIfPersistent();
+  Reopen();
   Put(Installation("d", "pump-1", "2.0", false));  // after the batch (and a reopen)
 
   ReportFilter everything;
@@ -227,21 +197,7 @@ TEST_P(ReportStoreTest, PutReportsStoresABatchOnceWithItsIndexesAndDeviceRecords
   EXPECT_EQ((*devices)[1].inventory_payload, "inventory of pump-2");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, ReportStoreTest,
-    ::testing::Values(ReportBackend{"memory", [](const fs::path&) { return NewMemoryStore(); }},
-                      ReportBackend{"rocksdb",
-                                    [](const fs::path& dir) -> std::unique_ptr<Store> {
-                                      auto store = OpenRocksDbStore(dir);
-                                      if (!store) {
-                                        ADD_FAILURE() << store.error().ToString();
-                                        return nullptr;
-                                      }
-                                      return std::move(*store);
-                                    }}),
-    [](const ::testing::TestParamInfo<ReportBackend>& param_info) {
-      return param_info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Backends, ReportStoreTest, StoreBackends(), StoreBackendName);
 
 }  // namespace
 }  // namespace mdu::server

@@ -6,50 +6,26 @@
 
 #include <atomic>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "repo-server/memory_store.h"
 #include "repo-server/rocksdb_store.h"
+#include "tests/unit/server_store/store_fixture.h"
 
 namespace mdu::server {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Backend {
-  std::string name;
-  std::function<std::unique_ptr<Store>(const fs::path& dir)> open;
-};
+using testing::StoreBackendName;
+using testing::StoreBackends;
 
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
-
-class StoreTest : public ::testing::TestWithParam<Backend> {
+class StoreTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("server_store_" + GetParam().name + "_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store_ = GetParam().open(dir_ / "db");
-    ASSERT_NE(store_, nullptr);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  // Reopens the same database (persistent backends) to check what survives.
-  bool Reopen() {
-    if (GetParam().name != "rocksdb") return false;
-    store_.reset();
-    store_ = GetParam().open(dir_ / "db");
-    return true;
-  }
+  StoreTest() : StoreFixture("server_store") {}
 
   std::string StageBlob(std::string_view content) {
     auto writer = store_->NewBlob();
@@ -73,9 +49,6 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     }
     return out;
   }
-
-  fs::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_P(StoreTest, EmptyStoreHasNothing) {
@@ -340,19 +313,7 @@ TEST_P(StoreTest, AuditRecordsAreListedInSeqOrderAndCommittedWithAPublish) {
   EXPECT_EQ(*store_->GetMetadata("root", 1), "root-bytes");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, StoreTest,
-    ::testing::Values(Backend{"memory", [](const fs::path&) { return NewMemoryStore(); }},
-                      Backend{"rocksdb",
-                              [](const fs::path& dir) -> std::unique_ptr<Store> {
-                                auto store = OpenRocksDbStore(dir);
-                                if (!store) {
-                                  ADD_FAILURE() << store.error().ToString();
-                                  return nullptr;
-                                }
-                                return std::move(*store);
-                              }}),
-    [](const ::testing::TestParamInfo<Backend>& param_info) { return param_info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, StoreBackends(), StoreBackendName);
 
 // Only a persistent backend has an "interrupted publish" to clean up after.
 TEST(RocksDbStoreTest, StagedBlobsOfAnInterruptedPublishAreDroppedAtOpen) {

@@ -3,11 +3,14 @@
 #ifndef MDU_TESTS_EVIDENCE_DEVICE_CERTS_H_
 #define MDU_TESTS_EVIDENCE_DEVICE_CERTS_H_
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "core/io/file.h"
+#include "proto/report_signing.h"
 
 namespace mdu::testing {
 
@@ -36,26 +39,28 @@ class DeviceCerts {
   }
   // A self-signed P-256 CA: <name>.key, <name>.pem.
   bool MakeCa(const std::string& name) const {
-    return Openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-                   name + ".key -out " + name + ".pem -days 2 -subj /CN=" + name +
+    return Openssl("req -x509 " + NewKeyArgs(KeyType::kEcdsaP256) + " -nodes -keyout " + name +
+                   ".key -out " + name + ".pem -days 2 -subj /CN=" + name +
                    " -addext basicConstraints=critical,CA:TRUE -addext "
                    "keyUsage=critical,keyCertSign,cRLSign");
   }
-  // <name>.key/<name>.pem issued by `ca` with the given extension lines.
+  // <name>.key/<name>.pem issued by `ca` with the given extension lines; subject CN `cn`
+  // (default: the name).
   bool MakeLeaf(const std::string& name, const std::string& ca, KeyType type,
-                const std::string& extensions) const {
+                const std::string& extensions, const std::string& cn = "") const {
     if (!io::WriteFileAtomically(dir_ / (name + ".ext"), extensions)) return false;
     return Openssl("req " + NewKeyArgs(type) + " -nodes -keyout " + name + ".key -out " + name +
-                   ".csr -subj /CN=" + name) &&
+                   ".csr -subj /CN=" + (cn.empty() ? name : cn)) &&
            Openssl("x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
                    ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile " + name + ".ext");
   }
-  // A device leaf for `device_id` (URI SAN urn:mdu:device:<id>, clientAuth).
+  // A device leaf for `device_id` (CN and URI SAN urn:mdu:device:<id>, clientAuth).
   bool MakeDevice(const std::string& name, const std::string& ca, KeyType type,
                   const std::string& device_id) const {
     return MakeLeaf(
         name, ca, type,
-        "subjectAltName=URI:urn:mdu:device:" + device_id + "\nextendedKeyUsage=clientAuth\n");
+        "subjectAltName=URI:urn:mdu:device:" + device_id + "\nextendedKeyUsage=clientAuth\n",
+        device_id);
   }
   // A self-signed device certificate (unit tests: no chain needed).
   bool MakeSelfSigned(const std::string& name, KeyType type, const std::string& device_id) const {
@@ -73,6 +78,20 @@ class DeviceCerts {
  private:
   std::filesystem::path dir_;
 };
+
+// Device evidence: sets `message`'s nonce and signs the message with the PEM private key
+// `key_pem`, as a device does before it sends a report.
+template <class Message>
+::testing::AssertionResult SignReport(Message& message, const std::string& nonce,
+                                      const std::string& key_pem) {
+  message.set_nonce(nonce);
+  auto key = evidence::DeviceKey::FromPem(key_pem);
+  if (!key) return ::testing::AssertionFailure() << key.error().ToString();
+  auto signature = key->Sign(evidence::SigningPayload(message));
+  if (!signature) return ::testing::AssertionFailure() << signature.error().ToString();
+  message.set_signature(*signature);
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace mdu::testing
 

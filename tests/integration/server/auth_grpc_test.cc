@@ -3,29 +3,18 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
-#include "proto/report_signing.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
-
-extern char** environ;
+#include "tests/integration/server/server_fixture.h"
 
 namespace mdu::server {
 namespace {
@@ -33,100 +22,31 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::LatestUpload;
-using testing::MakeSim;
 using testing::Upload;
-
-using ::mdu::testing::WallNow;
 
 using Server = testing::ServerProcess;
 
-class AuthTest : public ::testing::Test {
+class AuthTest : public testing::ServerFixture {
  protected:
+  AuthTest() : ServerFixture("repo_server_auth") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server_auth");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    // alice publishes, bob views.
-    std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex("alice-token") +
-                        "\"},{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex("bob-token") + "\"}]";
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", creds));
-  }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(dir_);
+    ServerFixture::SetUp();
+    WriteOperators();  // alice publishes, bob views.
   }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string Read(const std::string& name) const {
-    auto bytes = io::ReadFileBounded(dir_ / name, 1 << 20);
-    EXPECT_TRUE(bytes) << name;
-    return bytes ? *bytes : std::string();
-  }
-
-  // Runs the openssl CLI in dir_; true on success.
-  bool Openssl(const std::string& args) const {
-    std::string command = "cd '" + dir_.string() + "' && openssl " + args + " >/dev/null 2>&1";
-    return std::system(command.c_str()) == 0;
-  }
-  // A self-signed P-256 CA: <name>.key, <name>.pem.
-  bool MakeCa(const std::string& name) const {
-    return Openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-                   name + ".key -out " + name + ".pem -days 2 -subj /CN=" + name +
-                   " -addext basicConstraints=critical,CA:TRUE -addext "
-                   "keyUsage=critical,keyCertSign,cRLSign");
-  }
-  // A leaf <name>.key/<name>.pem issued by `ca` with the given X.509v3 extension lines.
-  bool MakeLeaf(const std::string& name, const std::string& ca, const std::string& cn,
-                const std::string& extensions) const {
-    if (!io::WriteFileAtomically(dir_ / (name + ".ext"), extensions)) return false;
-    return Openssl("req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
-                   ".key -out " + name + ".csr -subj /CN=" + cn) &&
-           Openssl("x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
-                   ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile " + name + ".ext");
-  }
+  // The server's and the devices' certificates, and a rogue device claiming to be device-a.
   void MakeCertificates() {
-    ASSERT_TRUE(MakeCa("server-ca"));
-    ASSERT_TRUE(MakeCa("device-ca"));
-    ASSERT_TRUE(MakeCa("rogue-ca"));
-    ASSERT_TRUE(MakeLeaf("server", "server-ca", "localhost",
-                         "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                         "extendedKeyUsage=serverAuth\n"));
-    for (const char* device : {"device-a", "device-b"}) {
-      ASSERT_TRUE(MakeLeaf(device, "device-ca", device,
-                           std::string("subjectAltName=URI:urn:mdu:device:") + device +
-                               "\nextendedKeyUsage=clientAuth\n"));
-    }
-    // Claims to be device-a, but issued by a CA the server does not trust.
-    ASSERT_TRUE(MakeLeaf("rogue", "rogue-ca", "device-a",
-                         "subjectAltName=URI:urn:mdu:device:device-a\n"
-                         "extendedKeyUsage=clientAuth\n"));
+    ServerFixture::MakeCertificates();
+    MakeRogueDevice();
   }
 
   // Starts the server with TLS and the device CA.
-  void StartMutualTls() {
-    server_ = std::make_unique<Server>(
-        dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"),
-                                       "--tls-key", Path("server.key"), "--client-ca",
-                                       Path("device-ca.pem"), "--operator-credentials",
-                                       Path("operators.json")});
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
-  }
+  void StartMutualTls() { Start(MutualTlsFlags()); }
 
   // A device stub over TLS; `client` names a leaf (key + cert) or is empty for no certificate.
   std::unique_ptr<v1::DeviceService::Stub> Device(const std::string& client) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Read("server-ca.pem");
-    if (!client.empty()) {
-      ssl.pem_private_key = Read(client + ".key");
-      ssl.pem_cert_chain = Read(client + ".pem");
-    }
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    return v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-        "127.0.0.1:" + std::to_string(port_), grpc::SslCredentials(ssl), args));
+    return v1::DeviceService::NewStub(Tls(port_, client));
   }
 
   // With mutual TLS reports are signed over a server nonce (device evidence): when the server
@@ -134,24 +54,15 @@ class AuthTest : public ::testing::Test {
   // check refuses before the signature matters).
   template <class Message>
   void SignIfPossible(v1::DeviceService::Stub& stub, Message& message) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::GetReportNonceRequest request;
-    request.set_device_id(message.device_id());
-    v1::ReportNonce nonce;
-    if (!stub.GetReportNonce(&context, request, &nonce).ok()) return;
-    auto key = evidence::DeviceKey::FromPem(Read(message.device_id() + ".key"));
-    ASSERT_TRUE(key);
-    message.set_nonce(nonce.nonce());
-    auto signature = key->Sign(evidence::SigningPayload(message));
-    ASSERT_TRUE(signature);
-    message.set_signature(*signature);
+    std::string nonce;
+    if (!testing::RequestReportNonce(stub, message.device_id(), &nonce).ok()) return;
+    ASSERT_TRUE(::mdu::testing::SignReport(message, nonce, Read(message.device_id() + ".key")));
   }
 
   grpc::Status Report(v1::DeviceService::Stub& stub, const std::string& report_id,
                       const std::string& device_id, v1::ReportAck* ack = nullptr) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    context.set_deadline(testing::In(20));
     v1::InstallationReport report;
     report.set_report_id(report_id);
     report.set_device_id(device_id);
@@ -166,7 +77,7 @@ class AuthTest : public ::testing::Test {
 
   grpc::Status SecurityEvent(v1::DeviceService::Stub& stub, const std::string& device_id) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    context.set_deadline(testing::In(20));
     v1::SecurityEvent event;
     event.set_event_id("ev-" + device_id);
     event.set_device_id(device_id);
@@ -178,41 +89,15 @@ class AuthTest : public ::testing::Test {
 
   // Operator stub over plaintext loopback.
   void StartInsecureWithOperators() {
-    server_ = std::make_unique<Server>(
-        dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--insecure",
-                                       "--operator-credentials", Path("operators.json")});
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
-    operator_ = v1::OperatorService::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+    Start(Concat(InsecureFlags(), {"--operator-credentials", Path("operators.json")}));
+    operator_ = v1::OperatorService::NewStub(Insecure(port_));
   }
 
   grpc::Status Publish(const std::string& token, const Upload& upload) {
-    grpc::ClientContext context;
-    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
-    v1::PublishResponse response;
-    auto stream = operator_->Publish(&context, &response);
-    v1::PublishRequest request;
-    request.mutable_header()->set_description("auth test");
-    stream->Write(request);
-    for (const auto& [name, bytes] : upload.metadata) {
-      request.Clear();
-      request.mutable_metadata()->set_name(name);
-      request.mutable_metadata()->set_content(bytes);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      request.Clear();
-      request.mutable_target()->set_sha256(sha);
-      request.mutable_target()->set_offset(0);
-      request.mutable_target()->set_data(content);
-      if (!stream->Write(request)) break;
-    }
-    request.Clear();
-    request.mutable_commit();
-    stream->Write(request);
-    stream->WritesDone();
-    return stream->Finish();
+    testing::PublishOptions options;
+    options.token = token;
+    options.description = "auth test";
+    return testing::PublishUpload(*operator_, upload, options);
   }
 
   grpc::Status Status(const std::string& token, v1::RepositoryStatus* status) {
@@ -221,11 +106,7 @@ class AuthTest : public ::testing::Test {
     return operator_->GetRepositoryStatus(&context, v1::GetRepositoryStatusRequest(), status);
   }
 
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<Server> server_;
   std::unique_ptr<v1::OperatorService::Stub> operator_;
-  int port_ = 0;
 };
 
 TEST_F(AuthTest, DeviceWithoutClientCertificateIsRefusedAtTheHandshake) {
@@ -236,7 +117,7 @@ TEST_F(AuthTest, DeviceWithoutClientCertificateIsRefusedAtTheHandshake) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   // Even calls that name no device need the certificate.
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  context.set_deadline(testing::In(20));
   v1::GetMetadataRequest request;
   request.set_role("root");
   request.set_version(1);
@@ -325,15 +206,9 @@ TEST_F(AuthTest, RefusesTlsWithoutOperatorCredentialsAndClientCaWithoutTls) {
 // Runs `repo-server audit verify` on the server's data directory; returns the exit code and
 // fills `output`.
 int VerifyAudit(const fs::path& db, std::string* output) {
-  std::string command =
-      std::string(MDU_REPO_SERVER_BINARY) + " audit verify --data-dir '" + db.string() + "' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  output->clear();
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output->append(buffer, n);
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return testing::RunShell(
+      std::string(MDU_REPO_SERVER_BINARY) + " audit verify --data-dir '" + db.string() + "'",
+      output);
 }
 
 TEST_F(AuthTest, AuditLogChainsOperatorActionsAndVerifyFindsATamperedRecord) {

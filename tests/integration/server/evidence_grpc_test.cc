@@ -24,10 +24,7 @@
 #include "core/json/value.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "proto/report_signing.h"
-#include "tests/evidence/device_certs.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
+#include "tests/integration/server/server_fixture.h"
 
 extern char** environ;
 
@@ -36,69 +33,24 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
-using mdu::testing::DeviceCerts;
 using mdu::testing::KeyType;
 using Server = testing::ServerProcess;
+using testing::In;
 
-std::chrono::system_clock::time_point Deadline() {
-  return std::chrono::system_clock::now() + std::chrono::seconds(20);
-}
-
-class EvidenceTest : public ::testing::Test {
+class EvidenceTest : public testing::ServerFixture {
  protected:
+  EvidenceTest() : ServerFixture("repo_server_evidence") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server_evidence");
-    certs_ = DeviceCerts(dir_);
-    sim_ = testing::MakeSim(std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count() +
-                            30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    ASSERT_TRUE(certs_.MakeCa("server-ca"));
-    ASSERT_TRUE(certs_.MakeCa("device-ca"));
-    ASSERT_TRUE(certs_.MakeLeaf("server", "server-ca", KeyType::kEcdsaP256,
-                                "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                "extendedKeyUsage=serverAuth\n"));
-    ASSERT_TRUE(certs_.MakeDevice("device-a", "device-ca", KeyType::kEcdsaP256, "device-a"));
-    ASSERT_TRUE(certs_.MakeDevice("device-b", "device-ca", KeyType::kEd25519, "device-b"));
+    ServerFixture::SetUp();
+    MakeCertificates(KeyType::kEd25519);  // device-a ECDSA P-256, device-b Ed25519
     // Operators: one viewer token (operator calls go over the same mutual TLS listener).
-    ASSERT_TRUE(io::WriteFileAtomically(
-        dir_ / "operators.json", "[{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
-                                     crypto::Sha256Hex("bob-token") + "\"}]"));
-  }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(dir_);
+    WriteOperators({{"bob", "viewer", "bob-token"}});
   }
 
-  std::vector<std::string> MutualTlsFlags() const {
-    return {"--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            certs_.Path("server.pem"),
-            "--tls-key",
-            certs_.Path("server.key"),
-            "--client-ca",
-            certs_.Path("device-ca.pem"),
-            "--operator-credentials",
-            certs_.Path("operators.json")};
-  }
-  void StartMutualTls() {
-    server_ = std::make_unique<Server>(dir_, MutualTlsFlags());
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
-  }
+  void StartMutualTls() { Start(MutualTlsFlags()); }
 
-  std::shared_ptr<grpc::Channel> Channel(const std::string& client) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = certs_.Read("server-ca.pem");
-    ssl.pem_private_key = certs_.Read(client + ".key");
-    ssl.pem_cert_chain = certs_.Read(client + ".pem");
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_),
-                                     grpc::SslCredentials(ssl), args);
-  }
+  std::shared_ptr<grpc::Channel> Channel(const std::string& client) { return Tls(port_, client); }
   std::unique_ptr<v1::DeviceService::Stub> Device(const std::string& client) {
     return v1::DeviceService::NewStub(Channel(client));
   }
@@ -109,14 +61,10 @@ class EvidenceTest : public ::testing::Test {
 
   std::string Nonce(v1::DeviceService::Stub& stub, const std::string& device_id,
                     grpc::StatusCode expected = grpc::StatusCode::OK) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    v1::GetReportNonceRequest request;
-    request.set_device_id(device_id);
-    v1::ReportNonce nonce;
-    grpc::Status status = stub.GetReportNonce(&context, request, &nonce);
+    std::string nonce;
+    grpc::Status status = testing::RequestReportNonce(stub, device_id, &nonce);
     EXPECT_EQ(status.error_code(), expected) << status.error_message();
-    return nonce.nonce();
+    return nonce;
   }
 
   static v1::InstallationReport Report(const std::string& id, const std::string& device_id) {
@@ -135,18 +83,13 @@ class EvidenceTest : public ::testing::Test {
 
   template <class Message>
   void Sign(Message& message, const std::string& nonce, const std::string& key_name) {
-    message.set_nonce(nonce);
-    auto key = evidence::DeviceKey::FromPem(certs_.Read(key_name + ".key"));
-    ASSERT_TRUE(key) << key.error().ToString();
-    auto signature = key->Sign(evidence::SigningPayload(message));
-    ASSERT_TRUE(signature);
-    message.set_signature(*signature);
+    ASSERT_TRUE(::mdu::testing::SignReport(message, nonce, Read(key_name + ".key")));
   }
 
   static grpc::Status Send(v1::DeviceService::Stub& stub, const v1::InstallationReport& report,
                            v1::ReportAck* ack = nullptr) {
     grpc::ClientContext context;
-    context.set_deadline(Deadline());
+    context.set_deadline(In(20));
     v1::ReportAck local;
     return stub.ReportInstallation(&context, report, ack ? ack : &local);
   }
@@ -154,7 +97,7 @@ class EvidenceTest : public ::testing::Test {
   v1::DeviceHistory History(const std::string& device_id) {
     auto op = Operator();
     grpc::ClientContext context;
-    context.set_deadline(Deadline());
+    context.set_deadline(In(20));
     context.AddMetadata("authorization", "Bearer bob-token");
     v1::GetDeviceHistoryRequest request;
     request.set_device_id(device_id);
@@ -169,12 +112,6 @@ class EvidenceTest : public ::testing::Test {
     EXPECT_TRUE(cert);
     return cert ? cert->sha256() : std::string();
   }
-
-  fs::path dir_;
-  DeviceCerts certs_{""};
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
 };
 
 TEST_F(EvidenceTest, SignedReportIsAcceptedAndStoredWithItsSignature) {
@@ -335,7 +272,7 @@ TEST_F(EvidenceTest, InventoryIsListedAndDevicesAreFoundByComponent) {
     if (device == "device-a") fw->set_sbom_sha256(sbom);
     Sign(inventory, Nonce(*stub, device), device);
     grpc::ClientContext context;
-    context.set_deadline(Deadline());
+    context.set_deadline(In(20));
     v1::ReportAck ack;
     grpc::Status status = stub->ReportInventory(&context, inventory, &ack);
     ASSERT_TRUE(status.ok()) << status.error_message();
@@ -396,7 +333,7 @@ TEST_F(EvidenceTest, SignedSecurityEventAppearsInTheDeviceHistory) {
   event.set_subject("snapshot");
   Sign(event, Nonce(*stub, "device-b"), "device-b");
   grpc::ClientContext context;
-  context.set_deadline(Deadline());
+  context.set_deadline(In(20));
   v1::ReportAck ack;
   ASSERT_TRUE(stub->ReportSecurityEvent(&context, event, &ack).ok());
   v1::DeviceHistory history = History("device-b");
@@ -406,12 +343,8 @@ TEST_F(EvidenceTest, SignedSecurityEventAppearsInTheDeviceHistory) {
 }
 
 TEST_F(EvidenceTest, WithoutMutualTlsReportsAreStoredUnverified) {
-  server_ = std::make_unique<Server>(
-      dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--insecure"});
-  port_ = server_->Port();
-  ASSERT_NE(port_, 0);
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  Start(InsecureFlags());
+  auto channel = Insecure(port_);
   auto stub = v1::DeviceService::NewStub(channel);
   ASSERT_TRUE(Send(*stub, Report("r-1", "device-a")).ok());
   auto op = v1::OperatorService::NewStub(channel);
@@ -556,8 +489,7 @@ TEST_F(AgentEvidenceTest, DaemonRetriesTheOutboxWithBackoffUntilTheServerIsBack)
   ASSERT_EQ(OutboxFiles(), 3u);
   std::vector<std::string> flags = MutualTlsFlags();
   flags[1] = "127.0.0.1:" + std::to_string(port);  // back on the port the daemon uses
-  server_ = std::make_unique<Server>(dir_, flags);
-  port_ = server_->Port();
+  Start(flags);
   ASSERT_EQ(port_, port);
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (OutboxFiles() > 0 && std::chrono::steady_clock::now() < deadline) {

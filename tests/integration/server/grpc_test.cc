@@ -4,7 +4,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,11 +20,7 @@
 #include "core/io/file.h"
 #include "core/trust/trusted_set.h"
 #include "mdu/v1/repository.grpc.pb.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
-
-extern char** environ;
+#include "tests/integration/server/server_fixture.h"
 
 namespace mdu::server {
 namespace {
@@ -34,7 +29,6 @@ namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::Content;
 using testing::LatestUpload;
-using testing::MakeSim;
 using testing::ServerProcess;
 using testing::Upload;
 
@@ -42,64 +36,35 @@ constexpr uint64_t kMiB = 1u << 20;
 
 using ::mdu::testing::WallNow;
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public testing::ServerFixture {
  protected:
+  ServerTest() : ServerFixture("repo_server") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
+    ASSERT_NO_FATAL_FAILURE(ServerFixture::SetUp());
     Start();
   }
   void TearDown() override {
     device_.reset();
     operator_.reset();
     channel_.reset();
-    server_.reset();
-    fs::remove_all(dir_);
+    ServerFixture::TearDown();
   }
 
-  void Start(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> flags = {"--listen", "127.0.0.1:0", "--insecure"};
-    flags.insert(flags.end(), extra_args.begin(), extra_args.end());
-    server_ = std::make_unique<ServerProcess>(dir_, flags);
-    int port = server_->Port();
-    ASSERT_NE(port, 0) << "repo-server did not start";
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
+  // Starts the server (plaintext loopback, then `extra_args`) and connects the stubs.
+  void Start(const std::vector<std::string>& extra_args = {}) {
+    ASSERT_NO_FATAL_FAILURE(ServerFixture::Start(Concat(InsecureFlags(), extra_args)));
+    channel_ = Insecure(port_);
     device_ = v1::DeviceService::NewStub(channel_);
     operator_ = v1::OperatorService::NewStub(channel_);
   }
 
   grpc::Status Publish(const Upload& upload, v1::PublishResponse* response = nullptr,
                        bool commit = true) {
-    grpc::ClientContext context;
-    v1::PublishResponse local;
-    auto stream = operator_->Publish(&context, response ? response : &local);
-    v1::PublishRequest request;
-    request.mutable_header()->set_description("test release");
-    stream->Write(request);
-    for (const auto& [name, bytes] : upload.metadata) {
-      request.Clear();
-      request.mutable_metadata()->set_name(name);
-      request.mutable_metadata()->set_content(bytes);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      for (uint64_t offset = 0; offset < content.size() || offset == 0; offset += kMiB) {
-        request.Clear();
-        request.mutable_target()->set_sha256(sha);
-        request.mutable_target()->set_offset(offset);
-        request.mutable_target()->set_data(content.substr(offset, kMiB));
-        if (!stream->Write(request) || content.empty()) break;
-      }
-    }
-    if (commit) {
-      request.Clear();
-      request.mutable_commit();
-      stream->Write(request);
-    }
-    stream->WritesDone();
-    return stream->Finish();
+    testing::PublishOptions options;
+    options.response = response;
+    options.commit = commit;
+    return testing::PublishUpload(*operator_, upload, options);
   }
 
   grpc::Status GetMetadata(const std::string& role, int64_t version, std::string* content) {
@@ -172,9 +137,6 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(Status().SerializeAsString(), status_before);
   }
 
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DeviceService::Stub> device_;
   std::unique_ptr<v1::OperatorService::Stub> operator_;

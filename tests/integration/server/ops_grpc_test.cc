@@ -5,12 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -18,14 +14,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/crypto/hash.h"
 #include "core/io/file.h"
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "signer/keystore/keystore.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
+#include "tests/integration/server/server_fixture.h"
 
 namespace mdu::server {
 namespace {
@@ -34,81 +27,20 @@ namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::Content;
 using testing::LatestUpload;
-using testing::MakeSim;
 using testing::Upload;
 using Server = testing::ServerProcess;
+using testing::In;
+using testing::RunShell;
 
-using ::mdu::testing::WallNow;
-
-std::chrono::system_clock::time_point In(int seconds) {
-  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
-}
-
-// Runs a shell command; its exit code and combined output.
-int RunShell(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  output->clear();
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output->append(buffer, n);
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-class OpsTest : public ::testing::Test {
+class OpsTest : public testing::ServerFixture {
  protected:
+  OpsTest() : ServerFixture("repo_server_ops") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server_ops");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex("alice-token") +
-                        "\"},{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex("bob-token") + "\"}]";
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", creds));
-  }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(dir_);
+    ServerFixture::SetUp();
+    WriteOperators();  // alice publishes, bob views.
   }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string Read(const std::string& name) const {
-    auto bytes = io::ReadFileBounded(dir_ / name, 1 << 20);
-    EXPECT_TRUE(bytes) << name;
-    return bytes ? *bytes : std::string();
-  }
-
-  // ---- certificates (openssl CLI) ----
-  bool Openssl(const std::string& args) const {
-    std::string command = "cd '" + dir_.string() + "' && openssl " + args + " >/dev/null 2>&1";
-    return std::system(command.c_str()) == 0;
-  }
-  bool MakeCa(const std::string& name) const {
-    return Openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-                   name + ".key -out " + name + ".pem -days 2 -subj /CN=" + name +
-                   " -addext basicConstraints=critical,CA:TRUE -addext "
-                   "keyUsage=critical,keyCertSign,cRLSign");
-  }
-  bool MakeLeaf(const std::string& name, const std::string& ca, const std::string& extensions) {
-    if (!io::WriteFileAtomically(dir_ / (name + ".ext"), extensions)) return false;
-    return Openssl("req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
-                   ".key -out " + name + ".csr -subj /CN=" + name) &&
-           Openssl("x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
-                   ".key -CAcreateserial -out " + name + ".pem -days 2 -extfile " + name + ".ext");
-  }
-  void MakeCertificates() {
-    ASSERT_TRUE(MakeCa("server-ca"));
-    ASSERT_TRUE(MakeCa("device-ca"));
-    ASSERT_TRUE(MakeLeaf("server", "server-ca",
-                         "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                         "extendedKeyUsage=serverAuth\n"));
-    for (const char* device : {"device-a", "device-b"}) {
-      ASSERT_TRUE(MakeLeaf(device, "device-ca",
-                           std::string("subjectAltName=URI:urn:mdu:device:") + device +
-                               "\nextendedKeyUsage=clientAuth\n"));
-    }
-  }
   // A CRL of `ca` revoking the certificates `revoked` (openssl ca database in dir_/<ca>-db).
   bool MakeCrl(const std::string& ca, const std::vector<std::string>& revoked,
                const std::string& out) {
@@ -125,100 +57,29 @@ class OpsTest : public ::testing::Test {
     std::string common =
         "ca -config " + db + "/ca.cnf -keyfile " + ca + ".key -cert " + ca + ".pem";
     for (const std::string& leaf : revoked) {
-      if (!Openssl(common + " -revoke " + leaf + ".pem")) return false;
+      if (!certs_.Openssl(common + " -revoke " + leaf + ".pem")) return false;
     }
-    return Openssl(common + " -gencrl -out " + out);
+    return certs_.Openssl(common + " -gencrl -out " + out);
   }
 
   // ---- the server ----
-  void Start(const std::vector<std::string>& flags) {
-    std::filesystem::remove(dir_ / "operator-port");
-    server_ = std::make_unique<Server>(dir_, flags);
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
-    operator_port_ = 0;
-    for (int i = 0; i < 100 && fs::exists(dir_ / "operator-port") == false; ++i) {
-      if (std::find(flags.begin(), flags.end(), "--operator-port-file") == flags.end()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (auto text = io::ReadFileBounded(dir_ / "operator-port", 64); text && !text->empty()) {
-      operator_port_ = std::stoi(*text);
-    }
-  }
-  void StartInsecure(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--listen", "127.0.0.1:0", "--insecure"};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    Start(flags);
+  void StartInsecure(const std::vector<std::string>& extra = {}) {
+    Start(Concat(InsecureFlags(), extra));
   }
   // Mutual TLS for devices, a separate TLS operator listener with bearer tokens.
-  void StartMutualTls(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--listen",
-                                      "127.0.0.1:0",
-                                      "--tls-cert",
-                                      Path("server.pem"),
-                                      "--tls-key",
-                                      Path("server.key"),
-                                      "--client-ca",
-                                      Path("device-ca.pem"),
-                                      "--operator-credentials",
-                                      Path("operators.json"),
-                                      "--operator-listen",
-                                      "127.0.0.1:0",
-                                      "--operator-port-file",
-                                      Path("operator-port")};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    Start(flags);
+  void StartMutualTls(const std::vector<std::string>& extra = {}) {
+    Start(Concat(Concat(MutualTlsFlags(), OperatorListenerFlags()), extra));
     ASSERT_NE(operator_port_, 0) << "no operator listener";
-  }
-
-  std::shared_ptr<grpc::Channel> Insecure(int port) {
-    return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                               grpc::InsecureChannelCredentials());
-  }
-  // TLS to `port`, presenting `client` (key + cert) or no certificate.
-  std::shared_ptr<grpc::Channel> Tls(int port, const std::string& client) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = Read("server-ca.pem");
-    if (!client.empty()) {
-      ssl.pem_private_key = Read(client + ".key");
-      ssl.pem_cert_chain = Read(client + ".pem");
-    }
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl),
-                                     args);
   }
 
   static grpc::Status Publish(v1::OperatorService::Stub& stub, const std::string& token,
                               const Upload& upload, int deadline_seconds = 60) {
-    grpc::ClientContext context;
-    context.set_deadline(In(deadline_seconds));
-    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
-    v1::PublishResponse response;
-    auto stream = stub.Publish(&context, &response);
-    v1::PublishRequest request;
-    request.mutable_header()->set_description("ops test");
-    stream->Write(request);
-    for (const auto& [name, bytes] : upload.metadata) {
-      request.Clear();
-      request.mutable_metadata()->set_name(name);
-      request.mutable_metadata()->set_content(bytes);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      for (size_t offset = 0; offset < content.size(); offset += 256 << 10) {
-        request.Clear();
-        request.mutable_target()->set_sha256(sha);
-        request.mutable_target()->set_offset(offset);
-        request.mutable_target()->set_data(content.substr(offset, 256 << 10));
-        if (!stream->Write(request)) break;
-      }
-    }
-    request.Clear();
-    request.mutable_commit();
-    stream->Write(request);
-    stream->WritesDone();
-    return stream->Finish();
+    testing::PublishOptions options;
+    options.token = token;
+    options.description = "ops test";
+    options.chunk_bytes = 256 << 10;
+    options.deadline_seconds = deadline_seconds;
+    return testing::PublishUpload(stub, upload, options);
   }
 
   static grpc::Status RepoStatus(v1::OperatorService::Stub& stub, const std::string& token,
@@ -294,11 +155,6 @@ class OpsTest : public ::testing::Test {
     ASSERT_TRUE(io::WriteFileAtomically(dir_ / name, *text, 0600));
   }
 
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  int operator_port_ = 0;
 };
 
 // ---- 1. encrypted timestamp key ----
@@ -634,12 +490,7 @@ TEST_F(OpsTest, SighupReloadsCredentialsAndLimitsAndRefusesABadConfig) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   // carol replaces bob; the cap grows; a setting that needs a restart changes too.
-  ASSERT_TRUE(io::WriteFileAtomically(
-      dir_ / "operators.json",
-      "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
-          crypto::Sha256Hex("alice-token") +
-          "\"},{\"name\":\"carol\",\"role\":\"viewer\",\"token_sha256\":\"" +
-          crypto::Sha256Hex("carol-token") + "\"}]"));
+  WriteOperators({{"alice", "publisher", "alice-token"}, {"carol", "viewer", "carol-token"}});
   ASSERT_TRUE(io::WriteFileAtomically(dir_ / "server.toml",
                                       "listen = \"127.0.0.1:0\"\n"
                                       "insecure = true\n"
@@ -745,10 +596,7 @@ TEST_F(OpsTest, RevokedDeviceCertificateIsRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_EQ(GetMetadata(*device_b, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
   // The CRL path uses other gRPC credentials: they still refuse foreign and missing certificates.
-  ASSERT_TRUE(MakeCa("rogue-ca"));
-  ASSERT_TRUE(
-      MakeLeaf("rogue", "rogue-ca",
-               "subjectAltName=URI:urn:mdu:device:device-a\nextendedKeyUsage=clientAuth\n"));
+  MakeRogueDevice();
   auto rogue = v1::DeviceService::NewStub(Tls(port_, "rogue"));
   EXPECT_EQ(GetMetadata(*rogue, "root", 1).error_code(), grpc::StatusCode::UNAVAILABLE);
   auto anonymous = v1::DeviceService::NewStub(Tls(port_, ""));
@@ -793,12 +641,9 @@ TEST_F(OpsTest, SighupLoadsANewCrlAndTheNewlyRevokedDeviceIsRefused) {
 
 TEST_F(OpsTest, CrlNotSignedByTheDeviceCaRefusesToStart) {
   MakeCertificates();
-  ASSERT_TRUE(MakeCa("rogue-ca"));
+  ASSERT_TRUE(certs_.MakeCa("rogue-ca"));
   ASSERT_TRUE(MakeCrl("rogue-ca", {}, "rogue.crl"));
-  Server server(dir_,
-                {"--listen", "127.0.0.1:0", "--tls-cert", Path("server.pem"), "--tls-key",
-                 Path("server.key"), "--client-ca", Path("device-ca.pem"), "--operator-credentials",
-                 Path("operators.json"), "--crl", Path("rogue.crl")});
+  Server server(dir_, Concat(MutualTlsFlags(), {"--crl", Path("rogue.crl")}));
   EXPECT_EQ(server.Wait(), 1);
 }
 

@@ -11,6 +11,7 @@
 #include "repo-server/memory_store.h"
 #include "repo-server/repository.h"
 #include "repo-server/timestamp_resigner.h"
+#include "tests/integration/server/repository_fixture.h"
 #include "tests/integration/server/server_test_util.h"
 #include "tests/sim/test_util.h"
 
@@ -22,42 +23,7 @@ using testing::LatestUpload;
 using testing::MakeSim;
 using testing::Upload;
 
-constexpr UnixSeconds kNow = sim::kNow;
-constexpr UnixSeconds kExpires = kNow + 30 * 86400;
-
-class OpsRepositoryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    sim_ = MakeSim(kExpires);
-    auto store = NewMemoryStore();
-    auto repository = Repository::Open(std::move(store), sim_->MetadataFile("1.root.json"), clock_);
-    ASSERT_TRUE(repository) << repository.error().ToString();
-    repository_ = std::move(*repository);
-  }
-
-  Result<PublishOutcome> Publish(const Upload& upload) {
-    auto session = repository_->NewPublish();
-    for (const auto& [name, bytes] : upload.metadata) {
-      MDU_RETURN_IF_ERROR(session->AddMetadata(name, bytes));
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      MDU_RETURN_IF_ERROR(session->AddTargetChunk(sha, 0, content));
-    }
-    return repository_->Publish(*session);
-  }
-  void PublishOk() {
-    auto outcome = Publish(LatestUpload(*sim_));
-    ASSERT_TRUE(outcome) << outcome.error().ToString();
-  }
-  std::string Current(std::string_view role) {
-    const SharedBytes* bytes = repository_->view()->Find(role, 0);
-    return bytes == nullptr ? "" : **bytes;
-  }
-
-  FakeClock clock_{kNow};
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<Repository> repository_;
-};
+using OpsRepositoryTest = testing::RepositoryFixture;
 
 TEST_F(OpsRepositoryTest, SnapshotKeyResignsSnapshotAndTimestampTogether) {
   PublishOk();

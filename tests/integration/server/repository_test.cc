@@ -16,6 +16,7 @@
 #include "repo-server/memory_store.h"
 #include "repo-server/static_mirror.h"
 #include "repo-server/timestamp_resigner.h"
+#include "tests/integration/server/repository_fixture.h"
 #include "tests/integration/server/server_test_util.h"
 #include "tests/sim/test_util.h"
 
@@ -27,51 +28,8 @@ using testing::LatestUpload;
 using testing::MakeSim;
 using testing::Upload;
 
-constexpr UnixSeconds kNow = sim::kNow;
-constexpr UnixSeconds kExpires = kNow + 30 * 86400;
-
-class RepositoryTest : public ::testing::Test {
+class RepositoryTest : public testing::RepositoryFixture {
  protected:
-  void SetUp() override {
-    sim_ = MakeSim(kExpires);
-    OpenRepository(sim_->MetadataFile("1.root.json"));
-  }
-
-  void OpenRepository(const std::string& bootstrap_root) {
-    auto store = NewMemoryStore();
-    store_ = store.get();
-    auto repository = Repository::Open(std::move(store), bootstrap_root, clock_);
-    ASSERT_TRUE(repository) << repository.error().ToString();
-    repository_ = std::move(*repository);
-  }
-
-  Result<PublishOutcome> Publish(const Upload& upload) {
-    auto session = repository_->NewPublish();
-    for (const auto& [name, bytes] : upload.metadata) {
-      MDU_RETURN_IF_ERROR(session->AddMetadata(name, bytes));
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      // Odd chunk sizes, as a client might send.
-      for (size_t offset = 0; offset < content.size() || offset == 0; offset += 700000) {
-        MDU_RETURN_IF_ERROR(
-            session->AddTargetChunk(sha, offset, std::string_view(content).substr(offset, 700000)));
-        if (content.empty()) break;
-      }
-    }
-    return repository_->Publish(*session);
-  }
-
-  std::string Current(std::string_view role) {
-    const SharedBytes* bytes = repository_->view()->Find(role, 0);
-    return bytes == nullptr ? "" : **bytes;
-  }
-
-  // Publishes the simulator's state, which must succeed.
-  void PublishOk(int64_t after_root = 0) {
-    auto outcome = Publish(LatestUpload(*sim_, after_root));
-    ASSERT_TRUE(outcome) << outcome.error().ToString();
-  }
-
   // Expects `upload` to be rejected with `kind` and nothing to change.
   void ExpectRejected(const Upload& upload, ErrorKind kind) {
     auto before = repository_->view();
@@ -97,11 +55,6 @@ class RepositoryTest : public ::testing::Test {
     EXPECT_TRUE(copy->Commit(batch));
     return copy;
   }
-
-  FakeClock clock_{kNow};
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  Store* store_ = nullptr;
-  std::unique_ptr<Repository> repository_;
 };
 
 TEST_F(RepositoryTest, FirstPublishIsAnchoredInTheConfiguredRoot) {

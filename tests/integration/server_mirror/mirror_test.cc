@@ -20,10 +20,8 @@
 #include "core/crypto/hash.h"
 #include "core/io/file.h"
 #include "mdu/v1/repository.grpc.pb.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
+#include "tests/integration/server/server_fixture.h"
 #include "tests/integration/server_mirror/nginx_process.h"
-#include "tests/support/test_dir.h"
 
 extern char** environ;
 
@@ -34,14 +32,9 @@ namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::Content;
 using testing::LatestUpload;
-using testing::MakeSim;
 using testing::NginxProcess;
 using testing::ServerProcess;
 using testing::Upload;
-
-constexpr uint64_t kMiB = 1u << 20;
-
-using ::mdu::testing::WallNow;
 
 struct RunResult {
   int code = -1;
@@ -69,19 +62,15 @@ RunResult RunProgram(const std::vector<std::string>& args, const fs::path& outpu
   return result;
 }
 
-class MirrorTest : public ::testing::Test {
+class MirrorTest : public testing::ServerFixture {
  protected:
+  MirrorTest() : ServerFixture("server_mirror") {}
+
   void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("server_mirror");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    server_ = std::make_unique<ServerProcess>(
-        dir_, std::vector<std::string>{"--listen", "127.0.0.1:0", "--insecure",
-                                       "--static-mirror-dir", (dir_ / "mirror").string()});
-    int port = server_->Port();
-    ASSERT_NE(port, 0) << "repo-server did not start";
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
+    ASSERT_NO_FATAL_FAILURE(ServerFixture::SetUp());
+    ASSERT_NO_FATAL_FAILURE(
+        Start(Concat(InsecureFlags(), {"--static-mirror-dir", (dir_ / "mirror").string()})));
+    channel_ = Insecure(port_);
     operator_ = v1::OperatorService::NewStub(channel_);
 
     // Release 1: targets v2 with one target.
@@ -94,8 +83,7 @@ class MirrorTest : public ::testing::Test {
     nginx_.reset();  // stopped on every path, failed assertions included
     operator_.reset();
     channel_.reset();
-    server_.reset();
-    fs::remove_all(dir_);
+    ServerFixture::TearDown();
   }
 
   // Adds `path` to the top-level targets role at `targets_version` and publishes the result.
@@ -109,32 +97,9 @@ class MirrorTest : public ::testing::Test {
   }
 
   grpc::Status Publish(const Upload& upload) {
-    grpc::ClientContext context;
-    v1::PublishResponse response;
-    auto stream = operator_->Publish(&context, &response);
-    v1::PublishRequest request;
-    request.mutable_header()->set_description("mirror test release");
-    stream->Write(request);
-    for (const auto& [name, bytes] : upload.metadata) {
-      request.Clear();
-      request.mutable_metadata()->set_name(name);
-      request.mutable_metadata()->set_content(bytes);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      for (uint64_t offset = 0; offset < content.size(); offset += kMiB) {
-        request.Clear();
-        request.mutable_target()->set_sha256(sha);
-        request.mutable_target()->set_offset(offset);
-        request.mutable_target()->set_data(content.substr(offset, kMiB));
-        if (!stream->Write(request)) break;
-      }
-    }
-    request.Clear();
-    request.mutable_commit();
-    stream->Write(request);
-    stream->WritesDone();
-    return stream->Finish();
+    testing::PublishOptions options;
+    options.description = "mirror test release";
+    return testing::PublishUpload(*operator_, upload, options);
   }
 
   RunResult Agent(std::vector<std::string> args) {
@@ -157,9 +122,6 @@ class MirrorTest : public ::testing::Test {
     return bytes ? *bytes : std::string("<missing " + path.string() + ">");
   }
 
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::OperatorService::Stub> operator_;
   std::unique_ptr<NginxProcess> nginx_;

@@ -14,6 +14,7 @@
 #include "core/io/file.h"
 #include "core/json/parser.h"
 #include "core/json/writer.h"
+#include "tests/support/shell_run.h"
 
 namespace mdu::signer {
 namespace {
@@ -23,16 +24,7 @@ namespace fs = std::filesystem;
 constexpr char kPassEnv[] = "MDU_AUTHORIZE_TEST_PASS";
 const fs::path kRepo = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& arg) {
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using ::mdu::testing::CliRun;
 
 std::string Read(const fs::path& path) {
   Result<std::string> bytes = io::ReadFileBounded(path, 1 << 20);
@@ -56,16 +48,7 @@ class AuthorizeCliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   CliRun Exec(const std::vector<std::string>& args) {
-    std::string command;
-    for (const auto& arg : args) command += (command.empty() ? "" : " ") + Quote(arg);
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    command += " </dev/null >" + Quote(out.string()) + " 2>" + Quote(err.string());
-    CliRun run;
-    const int raw = std::system(command.c_str());
-    run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    run.out = Read(out);
-    run.err = Read(err);
-    return run;
+    return ::mdu::testing::RunCaptured(args, dir_);
   }
   CliRun Signer(std::vector<std::string> args, const std::string& fake_time = "") {
     std::vector<std::string> all;

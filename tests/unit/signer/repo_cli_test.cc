@@ -9,6 +9,7 @@
 
 #include "core/json/parser.h"
 #include "signer/repo/publish.h"
+#include "tests/support/shell_run.h"
 #include "tests/unit/signer/repo_test_util.h"
 
 namespace mdu::signer::repo {
@@ -19,32 +20,17 @@ using testing::ReadAll;
 
 constexpr char kPassEnv[] = "MDU_REPO_CLI_TEST_PASS";
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& arg) {
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using ::mdu::testing::CliRun;
+using ::mdu::testing::ShellQuote;
 
 class RepoCliTest : public ::testing::Test {
  protected:
   void SetUp() override { ::setenv(kPassEnv, "correct horse battery", 1); }
 
   CliRun Signer(const std::vector<std::string>& args) {
-    std::string command = Quote(MDU_SIGNER_BINARY) + " --workspace " + Quote(ws().string());
-    for (const auto& arg : args) command += " " + Quote(arg);
-    const fs::path out = tmp_.path() / "stdout", err = tmp_.path() / "stderr";
-    command += " </dev/null >" + Quote(out.string()) + " 2>" + Quote(err.string());
-    CliRun run;
-    const int raw = std::system(command.c_str());
-    run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    run.out = ReadAll(out);
-    run.err = ReadAll(err);
-    return run;
+    std::vector<std::string> all = {MDU_SIGNER_BINARY, "--workspace", ws().string()};
+    all.insert(all.end(), args.begin(), args.end());
+    return ::mdu::testing::RunCaptured(all, tmp_.path());
   }
   // keygen with the fast KDF profile; returns the key file base path (without suffix).
   std::string Keygen(const std::string& name) {
@@ -246,13 +232,14 @@ TEST_F(RepoCliTest, ConcurrentCommandsFailAtOnceAndNeverLoseAnUpdate) {
   for (int i = 0; i < kProcesses; ++i) {
     const fs::path file = File("f" + std::to_string(i) + ".bin", "content " + std::to_string(i));
     const fs::path base = tmp_.path() / ("run" + std::to_string(i));
-    script += "(" + Quote(MDU_SIGNER_BINARY) + " --workspace " + Quote(ws().string()) +
-              " add-target " + Quote(file.string()) +
-              " --version 1 --hardware-id hw >/dev/null 2>" + Quote(base.string() + ".err") +
-              "; echo $? >" + Quote(base.string() + ".rc") + ") & ";
+    script += "(" + ShellQuote(MDU_SIGNER_BINARY) + " --workspace " + ShellQuote(ws().string()) +
+              " add-target " + ShellQuote(file.string()) +
+              " --version 1 --hardware-id hw >/dev/null 2>" +
+              ShellQuote(base.string() + ".err") +
+              "; echo $? >" + ShellQuote(base.string() + ".rc") + ") & ";
   }
   script += "wait";
-  ASSERT_EQ(std::system(("bash -c " + Quote(script)).c_str()), 0);
+  ASSERT_EQ(std::system(("bash -c " + ShellQuote(script)).c_str()), 0);
   auto ws_after = Workspace::Open(ws(), LockMode::kNone);
   ASSERT_TRUE(ws_after) << ws_after.error().ToString();
   const auto& listed = ws_after->TargetsRole("targets")->role.targets;

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "client-agent/transport/curl_errors.h"
 #include "client-agent/transport/url.h"
 
 namespace mdu::agent {
@@ -306,30 +307,13 @@ Status CurlFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
       if (status < 200 || status >= 300) return MakeError(StatusError(status, transfer.url));
       return {};
     }
-    case CURLE_OPERATION_TIMEDOUT: {
-      curl_off_t connect_time = 0;
-      curl_off_t total_time = 0;
-      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_time);
-      curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total_time);
-      if (connect_time == 0) {
-        return MakeError(ErrorKind::kDownload, "cannot connect to " + transfer.url + ": " + detail);
-      }
-      // libcurl reports both cutoffs as CURLE_OPERATION_TIMEDOUT; the elapsed time tells them
-      // apart (its timer may stop a little before the configured total, hence the slack).
-      constexpr curl_off_t kSlackMicros = 250000;
-      const bool total_exceeded =
-          options_.total_timeout.count() > 0 &&
-          total_time + kSlackMicros >=
-              static_cast<curl_off_t>(options_.total_timeout.count()) * 1000000;
-      const std::string reason =
-          total_exceeded
-              ? "not complete after " + std::to_string(options_.total_timeout.count()) + " s"
-              : "slower than " + std::to_string(options_.low_speed_limit) + " bytes/s for " +
-                    std::to_string(options_.low_speed_time.count()) + " s";
-      return MakeError(ErrorKind::kSlowRetrieval, transfer.url + ": " + reason + " (" +
-                                                      std::to_string(transfer.received) +
-                                                      " bytes received)");
-    }
+    case CURLE_OPERATION_TIMEDOUT:
+      return MakeError(CurlTimeoutError(
+          curl, transfer.url, detail,
+          CurlCutoffs{std::chrono::duration_cast<std::chrono::milliseconds>(
+                          options_.total_timeout),
+                      options_.low_speed_limit, options_.low_speed_time},
+          transfer.received));
     case CURLE_FILESIZE_EXCEEDED:
       return MakeError(ErrorKind::kLimitExceeded, transfer.url + ": " + detail);
     default:

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <utility>
 
+#include "client-agent/transport/curl_errors.h"
+
 namespace mdu::agent {
 namespace {
 
@@ -394,25 +396,10 @@ Result<GrpcStatus> GrpcClient::Call(const GrpcEndpoint& endpoint, std::string_vi
       handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : curl_easy_strerror(code);
   const std::string received = " (" + std::to_string(call.received) + " bytes received)";
   if (code == CURLE_OPERATION_TIMEDOUT) {
-    curl_off_t connect_time = 0;
-    curl_off_t total_time = 0;
-    curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_time);
-    curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total_time);
-    if (connect_time == 0) {
-      return MakeError(ErrorKind::kDownload, "cannot connect to " + call.shown + ": " + detail);
-    }
-    // libcurl reports both cutoffs as CURLE_OPERATION_TIMEDOUT; the elapsed time tells them
-    // apart (its timer may stop a little before the configured total, hence the slack).
-    constexpr curl_off_t kSlackMicros = 250000;
-    const bool total_exceeded =
-        limits.timeout.count() > 0 &&
-        total_time + kSlackMicros >= static_cast<curl_off_t>(limits.timeout.count()) * 1000;
-    const std::string reason =
-        total_exceeded
-            ? "not complete after " + std::to_string((limits.timeout.count() + 999) / 1000) + " s"
-            : "slower than " + std::to_string(limits.low_speed_limit) + " bytes/s for " +
-                  std::to_string(limits.low_speed_time.count()) + " s";
-    return MakeError(ErrorKind::kSlowRetrieval, call.shown + ": " + reason + received);
+    return MakeError(CurlTimeoutError(
+        curl, call.shown, detail,
+        CurlCutoffs{limits.timeout, limits.low_speed_limit, limits.low_speed_time},
+        call.received));
   }
   if (code != CURLE_OK) {
     return MakeError(ErrorKind::kDownload, "gRPC call " + call.shown + " failed: " + detail);

@@ -5,25 +5,15 @@
 #include <array>
 #include <cctype>
 #include <charconv>
-#include <mutex>
 #include <optional>
 #include <system_error>
 #include <utility>
 
-#include "client-agent/transport/curl_errors.h"
+#include "client-agent/transport/curl_common.h"
 #include "client-agent/transport/url.h"
 
 namespace mdu::agent {
 namespace {
-
-// curl_global_init is not guaranteed thread-safe on every build of libcurl; run it once. It is
-// never undone: the process keeps libcurl until it exits.
-CURLcode GlobalInit() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
 
 // "http" or "https", or empty for anything else.
 std::string HttpScheme(std::string_view url) {
@@ -232,7 +222,7 @@ Status ConfigureHandle(CURL* curl, char* error_buffer, const CurlFetcherOptions&
 }  // namespace
 
 Result<std::unique_ptr<CurlFetcher>> CurlFetcher::Create(CurlFetcherOptions options) {
-  if (const CURLcode code = GlobalInit(); code != CURLE_OK) {
+  if (const auto code = static_cast<CURLcode>(CurlGlobalInit()); code != CURLE_OK) {
     return MakeError(ErrorKind::kInternal,
                      std::string("libcurl initialization failed: ") + curl_easy_strerror(code));
   }

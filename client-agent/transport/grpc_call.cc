@@ -6,22 +6,12 @@
 #include <array>
 #include <cctype>
 #include <charconv>
-#include <mutex>
 #include <utility>
 
-#include "client-agent/transport/curl_errors.h"
+#include "client-agent/transport/curl_common.h"
 
 namespace mdu::agent {
 namespace {
-
-// curl_global_init once per process (it is reference counted, so CurlFetcher's own call is
-// harmless); never undone.
-CURLcode GlobalInit() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -261,7 +251,7 @@ Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options
     return MakeError(ErrorKind::kInvalidArgument,
                      "a client certificate needs its key and the reverse (mutual TLS)");
   }
-  if (const CURLcode code = GlobalInit(); code != CURLE_OK) {
+  if (const auto code = static_cast<CURLcode>(CurlGlobalInit()); code != CURLE_OK) {
     return MakeError(ErrorKind::kInternal,
                      std::string("libcurl initialization failed: ") + curl_easy_strerror(code));
   }

@@ -1,7 +1,7 @@
-// The agent's error for a libcurl transfer that timed out, shared by the HTTP fetcher and the
-// gRPC client (both run on libcurl and give the same kinds and texts for the same cutoffs).
-#ifndef MDU_CLIENT_AGENT_TRANSPORT_CURL_ERRORS_H_
-#define MDU_CLIENT_AGENT_TRANSPORT_CURL_ERRORS_H_
+// What the HTTP fetcher and the gRPC client share on libcurl: the process-wide initialization
+// and the error for a transfer that timed out (same kinds and texts for the same cutoffs).
+#ifndef MDU_CLIENT_AGENT_TRANSPORT_CURL_COMMON_H_
+#define MDU_CLIENT_AGENT_TRANSPORT_CURL_COMMON_H_
 
 #include <chrono>
 #include <cstdint>
@@ -10,6 +10,10 @@
 #include "core/common/error.h"
 
 namespace mdu::agent {
+
+// curl_global_init(CURL_GLOBAL_DEFAULT) once per process (it is not thread-safe on every libcurl
+// build); never undone. Returns its result (a CURLcode), the same on every call.
+int CurlGlobalInit();
 
 struct CurlCutoffs {
   std::chrono::milliseconds total_timeout{0};  // 0 = none
@@ -26,4 +30,4 @@ Error CurlTimeoutError(void* curl, std::string_view shown, std::string_view deta
 
 }  // namespace mdu::agent
 
-#endif  // MDU_CLIENT_AGENT_TRANSPORT_CURL_ERRORS_H_
+#endif  // MDU_CLIENT_AGENT_TRANSPORT_CURL_COMMON_H_

@@ -1,10 +1,18 @@
-#include "client-agent/transport/curl_errors.h"
+#include "client-agent/transport/curl_common.h"
 
 #include <curl/curl.h>
 
+#include <mutex>
 #include <string>
 
 namespace mdu::agent {
+
+int CurlGlobalInit() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
+}
 
 Error CurlTimeoutError(void* curl, std::string_view shown, std::string_view detail,
                        const CurlCutoffs& cutoffs, uint64_t received) {

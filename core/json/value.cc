@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 namespace mdu::json {
 namespace {
@@ -99,6 +100,9 @@ const std::string& Value::as_string() const { return Get<std::string>(v_); }
 const Array& Value::as_array() const { return Get<Array>(v_); }
 Array& Value::as_array() { return Get<Array>(v_); }
 const Object& Value::as_object() const { return Get<Object>(v_); }
+
+std::string Value::TakeString() { return std::exchange(Get<std::string>(v_), std::string()); }
+Object Value::TakeObject() { return std::exchange(Get<Object>(v_), Object()); }
 
 const Value* Value::Find(std::string_view key) const {
   const auto* members = std::get_if<Object>(&v_);

@@ -82,6 +82,12 @@ class Value {
   Array& as_array();
   const Object& as_object() const;
 
+  // Consuming accessors, for converters that turn a parsed document they own into a typed model
+  // and drop it: the content moves instead of being copied (a 100,000-entry targets role holds
+  // 20 MB of digests). The Value is left an empty string / empty object. Mismatch aborts.
+  std::string TakeString();
+  Object TakeObject();
+
   // Object member lookup by binary search; nullptr when absent or when this is not an object.
   const Value* Find(std::string_view key) const;
   Value* Find(std::string_view key);

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/common/page_advice.h"
+
 namespace mdu::json {
 namespace {
 
@@ -227,7 +229,12 @@ void AppendStandard(const Value& value, size_t indent, size_t level, std::string
 }  // namespace
 
 void AppendCanonical(const Value& value, std::string* out) {
-  out->reserve(out->size() + EstimateSize(value, 0, 0));
+  const size_t start = out->size();
+  const size_t estimate = EstimateSize(value, 0, 0);
+  out->reserve(start + estimate);
+  // The estimate is within a few bytes per value of the output: all of it gets written.
+  AdviseHugePages(out->data() + start, out->capacity() - start);
+  if (estimate >= kPrefaultMinBytes) PrefaultForWrite(out->data() + start, estimate);
   AppendCanonicalImpl(value, out);
 }
 

@@ -266,8 +266,30 @@ Value KeysToValue(const KeyMap& keys) {
   return Value::MakeObject(std::move(members));
 }
 
+// Converters read a document (copying what the model keeps) or, when the caller hands over a
+// document it owns (Targets::FromValue(Value&&)), consume it: strings are moved out. The
+// const_cast is sound there because the Value is the caller's non-const rvalue.
+template <bool kConsume>
+std::string AdoptString(const Value& value) {
+  if constexpr (kConsume) {
+    return const_cast<Value&>(value).TakeString();
+  } else {
+    return value.as_string();
+  }
+}
+
+template <bool kConsume>
+Value AdoptValue(const Value& value) {
+  if constexpr (kConsume) {
+    return std::move(const_cast<Value&>(value));
+  } else {
+    return value;
+  }
+}
+
 // Spec "Document formats": HASHES maps a hash algorithm name to a hex digest; we require at
 // least one entry (as python-tuf does) and hex digests.
+template <bool kConsume = false>
 Result<std::vector<std::pair<std::string, std::string>>> ParseHashes(const Value* value,
                                                                      const Loc& loc) {
   MDU_ASSIGN_OR_RETURN(const Value* hashes, Need(value, loc, Type::kObject));
@@ -280,7 +302,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseHashes(const Value
     if (!IsHex(digest->as_string())) {
       return Bad(hash_loc, "must be a hex digest, got " + Got(*digest));
     }
-    out.emplace_back(member.first, digest->as_string());
+    out.emplace_back(member.first, AdoptString<kConsume>(*digest));
   }
   return out;
 }
@@ -410,13 +432,14 @@ Value MetaFileToValue(const MetaFile& meta) {
 
 // Spec "Document formats" (targets TARGETS): {"length": L, "hashes": H, "custom": C?}.
 // Fills `out` in place (it is a fresh map node: no temporary TargetFile is moved around).
+template <bool kConsume>
 Status ParseTargetFile(const Value& value, const Loc& loc, TargetFile& out) {
   MDU_RETURN_IF_ERROR(Need(&value, loc, Type::kObject));
   static constexpr std::array<std::string_view, 3> kNames = {"length", "hashes", "custom"};
   std::array<const Value*, 3> found{};
   out.unknown = SplitFields(value, kNames, &found);
   MDU_ASSIGN_OR_RETURN(out.length, ParseAtLeast(found[0], loc.Field("length"), 0));
-  MDU_ASSIGN_OR_RETURN(out.hashes, ParseHashes(found[1], loc.Field("hashes")));
+  MDU_ASSIGN_OR_RETURN(out.hashes, ParseHashes<kConsume>(found[1], loc.Field("hashes")));
   if (found[2] != nullptr) {
     if (found[2]->is_null()) {
       // An explicit `"custom": null` is kept verbatim so it round-trips.
@@ -424,7 +447,7 @@ Status ParseTargetFile(const Value& value, const Loc& loc, TargetFile& out) {
       std::sort(out.unknown.begin(), out.unknown.end(),
                 [](const Member& a, const Member& b) { return a.first < b.first; });
     } else {
-      out.custom = *found[2];
+      out.custom = AdoptValue<kConsume>(*found[2]);
     }
   }
   return {};
@@ -1223,7 +1246,8 @@ std::vector<std::pair<std::string, bool>> Delegations::RolesForTarget(
 
 // Spec "Document formats" (targets.json): TARGETS maps a target path to {length, hashes,
 // custom?}; DELEGATIONS is optional.
-Result<Targets> Targets::FromValue(const json::Value& signed_value) {
+template <bool kConsume>
+Result<Targets> TargetsFromValue(const json::Value& signed_value) {
   MDU_RETURN_IF_ERROR(NeedSignedObject(signed_value, RoleType::kTargets));
   static constexpr std::array<std::string_view, 6> kNames = {
       "_type", "spec_version", "version", "expires", "targets", "delegations"};
@@ -1237,15 +1261,35 @@ Result<Targets> Targets::FromValue(const json::Value& signed_value) {
   MDU_ASSIGN_OR_RETURN(const Value* targets_value, Need(found[4], targets_loc, Type::kObject));
   // Object members arrive sorted by key bytes, the map's order: appending at the end with a
   // hint is O(1) per target. Paths are only type-checked here; ValidateTargetPath guards use.
-  for (const Member& member : targets_value->as_object()) {
-    auto node = out.targets.emplace_hint(out.targets.end(), member.first, TargetFile{});
-    MDU_RETURN_IF_ERROR(
-        ParseTargetFile(member.second, targets_loc.Key(member.first), node->second));
+  if constexpr (kConsume) {
+    // Each entry's tree is freed as soon as it is converted, so the model's allocations reuse
+    // its memory instead of touching fresh pages: 100,000 targets then peak one tree lower.
+    Object entries = const_cast<Value*>(targets_value)->TakeObject();
+    for (Member& member : entries) {
+      auto node = out.targets.emplace_hint(out.targets.end(), std::move(member.first), TargetFile{});
+      MDU_RETURN_IF_ERROR(
+          ParseTargetFile<true>(member.second, targets_loc.Key(node->first), node->second));
+      member.second = Value();
+    }
+  } else {
+    for (const Member& member : targets_value->as_object()) {
+      auto node = out.targets.emplace_hint(out.targets.end(), member.first, TargetFile{});
+      MDU_RETURN_IF_ERROR(
+          ParseTargetFile<false>(member.second, targets_loc.Key(member.first), node->second));
+    }
   }
   if (found[5] != nullptr) {
     MDU_ASSIGN_OR_RETURN(out.delegations, ParseDelegations(*found[5], loc.Field("delegations")));
   }
   return out;
+}
+
+Result<Targets> Targets::FromValue(const json::Value& signed_value) {
+  return TargetsFromValue<false>(signed_value);
+}
+
+Result<Targets> Targets::FromValue(json::Value&& signed_value) {
+  return TargetsFromValue<true>(signed_value);
 }
 
 json::Value Targets::ToValue() const {

@@ -201,6 +201,10 @@ struct Targets {
   json::Object unknown;
 
   static Result<Targets> FromValue(const json::Value& signed_value);
+  // Consumes `signed_value` (left in a valid but unspecified state): strings move into the
+  // model and each entry's tree is freed as it is converted. What a client does with a large
+  // role once its signature is verified.
+  static Result<Targets> FromValue(json::Value&& signed_value);
   json::Value ToValue() const;
 
   // Verifies `envelope` of the delegated role `role_name` against this role's delegations.

@@ -274,7 +274,8 @@ Result<const metadata::Targets*> TrustedSet::UpdateDelegatedTargets(
                                          : delegator->VerifyDelegate(role_name, envelope);
   MDU_RETURN_IF_ERROR(AddContext(std::move(verified), what));
   MDU_ASSIGN_OR_RETURN(metadata::Targets targets,
-                       AddContext(metadata::Targets::FromValue(envelope.signed_value), what));
+                       AddContext(metadata::Targets::FromValue(std::move(envelope.signed_value)),
+                                  what));
 
   // 5.6.4: the version must be the one snapshot lists.
   if (targets.common.version != meta.version) {

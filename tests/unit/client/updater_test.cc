@@ -268,6 +268,39 @@ TEST(FileFetcherTest, NotFoundAndLimits) {
   EXPECT_EQ(*body, "0123456789");
 }
 
+// Delivers `body` in chunks of odd sizes, as a network transport does.
+class ChunkingFetcher final : public Fetcher {
+ public:
+  explicit ChunkingFetcher(std::string body) : body_(std::move(body)) {}
+  Status Fetch(std::string_view /*url*/, uint64_t max_length, const ChunkSink& sink) override {
+    if (body_.size() > max_length) return MakeError(ErrorKind::kLimitExceeded, "too long");
+    for (size_t at = 0, step = 1; at < body_.size(); at += step, step = step * 7 % 65521 + 1) {
+      MDU_RETURN_IF_ERROR(sink(std::string_view(body_).substr(at, step)));
+    }
+    return {};
+  }
+
+ private:
+  std::string body_;
+};
+
+// FetchBytes reserves the limit and, past 1 MiB, advises and prefaults the rest of it: the
+// bytes must come out exactly as sent, whether the limit is the exact (signed) length, a loose
+// bound, or larger than what is reserved up front.
+TEST(FetcherTest, FetchBytesKeepsLargeBodiesExactUnderEveryLimit) {
+  std::string body((std::size_t{5} << 20) + 17, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 131 + i / 4096);
+  ChunkingFetcher fetcher(body);
+  for (uint64_t limit : {uint64_t{body.size()}, uint64_t{body.size()} + 3'000'000,
+                         uint64_t{1} << 30}) {
+    SCOPED_TRACE(limit);
+    auto fetched = fetcher.FetchBytes("x", limit);
+    ASSERT_OK(fetched);
+    EXPECT_TRUE(*fetched == body);
+  }
+  EXPECT_ERROR_KIND(fetcher.FetchBytes("x", body.size() - 1), ErrorKind::kLimitExceeded);
+}
+
 TEST(ClockTest, FakeAndSystemClock) {
   FakeClock fake(100);
   fake.Advance(5);

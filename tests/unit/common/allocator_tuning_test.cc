@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/common/sanitizers.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -15,17 +17,34 @@
 namespace mdu {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizerAllocator = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitizerAllocator = true;
+TEST(AllocatorTuningTest, SmallFootprintMapsLargeBlocksAndReturnsThemWhenFreed) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "glibc only";
 #else
-constexpr bool kSanitizerAllocator = false;
+  if (kSanitizerAllocator) GTEST_SKIP() << "the sanitizer's allocator ignores mallopt";
+  ASSERT_TRUE(TuneAllocatorForSmallFootprint());
+  // Mapping is how the heap grows past the threshold: free heap kept from before (up to 16 MiB
+  // under TuneAllocatorForStreaming) would serve these blocks first. A program calls the tuning
+  // first thing in main, on an empty heap; this test runs first (and ctest runs each test in its
+  // own process) for the same start.
+  const size_t mapped_before = mallinfo2().hblks;
+  // A download pipeline block (128 KiB) and a held gRPC chunk (1 MiB): each mapped, and gone
+  // (not kept in the heap) once freed.
+  for (size_t size : {size_t{128} << 10, size_t{1} << 20, kMappedBlockBytes}) {
+    void* block = std::malloc(size);
+    ASSERT_NE(block, nullptr);
+    std::memset(block, 1, size);
+    EXPECT_EQ(mallinfo2().hblks, mapped_before + 1) << size << " bytes came from the heap";
+    std::free(block);
+    EXPECT_EQ(mallinfo2().hblks, mapped_before) << size << " bytes still mapped after free";
+  }
+  // Small allocations still come from the heap.
+  void* small = std::malloc(kMappedBlockBytes / 2);
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before);
+  std::free(small);
 #endif
-#else
-constexpr bool kSanitizerAllocator = false;
-#endif
+}
 
 TEST(AllocatorTuningTest, MessageSizedBlocksComeFromTheHeapAndAreReused) {
 #if !defined(__GLIBC__)

@@ -53,6 +53,21 @@ TEST(ValueTest, FindUsesBinarySearch) {
   EXPECT_EQ(Value(1).Find("a"), nullptr);
 }
 
+TEST(ValueTest, TakeMovesContentOutAndLeavesAnEmptyValueOfTheSameType) {
+  Value text(std::string(100, 'a'));
+  EXPECT_EQ(text.TakeString(), std::string(100, 'a'));
+  ASSERT_TRUE(text.is_string());
+  EXPECT_TRUE(text.as_string().empty());
+
+  Value object = Value::MakeObject({{"b", 2}, {"a", 1}});
+  Object members = object.TakeObject();
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].first, "a");  // still sorted
+  ASSERT_TRUE(object.is_object());
+  EXPECT_TRUE(object.as_object().empty());
+  EXPECT_EQ(object.Find("a"), nullptr);
+}
+
 TEST(ValueTest, SetEraseFindKeepOrder) {
   Value v = Value::MakeObject({{"m", 1}});
   v.Set("c", 2);

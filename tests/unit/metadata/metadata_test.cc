@@ -112,6 +112,31 @@ TEST(PythonTufRepo, EveryFileParsesAndRoundTripsExactly) {
   }
 }
 
+// The client's overload consumes the parsed document (strings move into the model): it must
+// build exactly the model the reading overload builds, for every targets file of the reference
+// repository, and leave no target behind in the consumed document.
+TEST(PythonTufRepo, ConsumingTargetsParseBuildsTheSameModel) {
+  size_t targets_files = 0;
+  for (const std::string& name : MetadataFileNames()) {
+    SCOPED_TRACE(name);
+    Envelope envelope = LoadEnvelope(name);
+    const json::Value* type = envelope.signed_value.Find("_type");
+    if (type == nullptr || type->as_string() != "targets") continue;
+    ++targets_files;
+    auto read = Targets::FromValue(envelope.signed_value);
+    ASSERT_TRUE(read.has_value()) << read.error().ToString();
+    json::Value owned = envelope.signed_value;
+    auto consumed = Targets::FromValue(std::move(owned));
+    ASSERT_TRUE(consumed.has_value()) << consumed.error().ToString();
+    EXPECT_EQ(consumed->ToValue(), read->ToValue());
+    EXPECT_EQ(consumed->targets.size(), read->targets.size());
+    if (!read->targets.empty()) {
+      EXPECT_TRUE(owned.Find("targets")->as_object().empty());  // moved, not copied
+    }
+  }
+  EXPECT_GT(targets_files, 3u);
+}
+
 TEST(PythonTufRepo, SerializeReproducesPythonTufBytes) {
   for (const std::string& name : MetadataFileNames()) {
     SCOPED_TRACE(name);
@@ -312,6 +337,11 @@ class Validation : public ::testing::Test {
     ASSERT_FALSE(result.has_value()) << "accepted; expected an error naming " << field;
     EXPECT_EQ(result.error().kind(), ErrorKind::kBadMetadata) << result.error().ToString();
     EXPECT_THAT(result.error().message(), HasSubstr(std::string(field)));
+    // The consuming overload (Targets only; the others bind the copy as const) refuses the same.
+    json::Value owned = signed_value;
+    auto consumed = T::FromValue(std::move(owned));
+    ASSERT_FALSE(consumed.has_value()) << "consuming parse accepted; expected " << field;
+    EXPECT_EQ(consumed.error().message(), result.error().message());
   }
 
   static json::Value& FirstDelegatedRole(json::Value& targets) {

@@ -1,0 +1,76 @@
+// Page advice is given only for large buffers and never breaks the memory it advises.
+#include "core/common/page_advice.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/common/allocator_tuning.h"
+#include "core/common/sanitizers.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace mdu {
+namespace {
+
+bool ThpAvailable() {
+  std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  return std::getline(mode, line) && line.find("[never]") == std::string::npos;
+}
+
+TEST(PageAdviceTest, SmallOrNullBuffersAreNeverAdvised) {
+  auto small = std::make_unique<char[]>(kHugePageAdviceMinBytes - 1);
+  EXPECT_FALSE(AdviseHugePages(small.get(), kHugePageAdviceMinBytes - 1));
+  EXPECT_FALSE(AdviseHugePages(nullptr, std::size_t{64} << 20));
+}
+
+TEST(PageAdviceTest, LargeBufferIsAdvisedAndStaysUsable) {
+  constexpr std::size_t kSize = std::size_t{16} << 20;
+  auto buffer = std::make_unique<char[]>(kSize);
+  const bool advised = AdviseHugePages(buffer.get() + 1, kSize - 1);  // unaligned on purpose
+#if defined(__linux__)
+  if (ThpAvailable()) {
+    EXPECT_TRUE(advised);
+  }
+#endif
+  std::memset(buffer.get(), 0x5a, kSize);
+  EXPECT_EQ(buffer[0], 0x5a);
+  EXPECT_EQ(buffer[kSize - 1], 0x5a);
+}
+
+// The scope grows the heap for a parse and then puts the program's allocator policy back: a
+// 1 MiB block after it is still served from the heap as TuneAllocatorForStreaming asked.
+TEST(PageAdviceTest, ScopedHeapServesSmallBlocksAndRestoresThePolicy) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "glibc only";
+#else
+  if (kSanitizerAllocator) GTEST_SKIP() << "the sanitizer's allocator ignores mallopt";
+  ASSERT_TRUE(TuneAllocatorForStreaming());
+  {
+    ScopedHugePageHeap scope(std::size_t{48} << 20);
+    EXPECT_EQ(scope.active(), ThpAvailable());
+    std::vector<std::unique_ptr<std::string>> pieces;
+    for (int i = 0; i < 100000; ++i) {
+      pieces.push_back(std::make_unique<std::string>(100, static_cast<char>('a' + i % 26)));
+    }
+    EXPECT_EQ((*pieces.back())[0], static_cast<char>('a' + 99999 % 26));
+  }
+  EXPECT_FALSE(ScopedHugePageHeap(std::size_t{1} << 20).active());  // small: nothing to do
+  const size_t mapped_before = mallinfo2().hblks;
+  void* block = std::malloc(std::size_t{1} << 20);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before);
+  std::free(block);
+#endif
+}
+
+}  // namespace
+}  // namespace mdu

@@ -76,11 +76,21 @@ std::optional<Error> AcceptStart(Transfer& transfer, long status) {
     transfer.start = 0;  // the whole resource (a server ignoring Range answers 200)
     return std::nullopt;
   }
+  // A 206 placing its bytes elsewhere than asked (or not saying where) is not the signed target
+  // from that offset: a broken or hostile server, refused like the gRPC fetcher's chunk at the
+  // wrong offset (kHashMismatch, a hash_mismatch security event; the partial file is dropped).
   const std::optional<uint64_t> first = RangeStart(transfer.content_range);
-  if (!first || *first != transfer.offset) {
-    return Error(ErrorKind::kDownload, transfer.url + " answered 206 with Content-Range \"" +
-                                           transfer.content_range + "\", asked for bytes from " +
-                                           std::to_string(transfer.offset));
+  if (!first) {
+    return Error(ErrorKind::kHashMismatch,
+                 transfer.url + " answered 206 without a usable Content-Range (\"" +
+                     transfer.content_range + "\"), asked for bytes from " +
+                     std::to_string(transfer.offset));
+  }
+  if (*first != transfer.offset) {
+    return Error(ErrorKind::kHashMismatch,
+                 transfer.url + " answered 206 with bytes from " + std::to_string(*first) +
+                     ", asked for bytes from " + std::to_string(transfer.offset) +
+                     " (Content-Range \"" + transfer.content_range + "\")");
   }
   transfer.start = *first;
   return std::nullopt;

@@ -27,10 +27,14 @@
 //   - No content decoding (no Accept-Encoding): limits apply to the bytes on the wire and a
 //     compressed bomb cannot expand behind them.
 //   - Resume (FetchFrom with an offset > 0): a `Range: bytes=<offset>-` request. A 206 answer
-//     must start exactly at the offset (its Content-Range is checked; anything else is
-//     kDownload); a 200 answer (a server ignoring Range) is the whole resource, announced to the
-//     caller as a restart from 0 before any body byte. The limit applies to the whole resource:
-//     offset + body <= max_length. 416 and other statuses fail as above (kDownload).
+//     must start exactly at the offset (its Content-Range is checked before any body byte). One
+//     starting elsewhere, or without a Content-Range that says where, is bytes that are not the
+//     signed target from that offset, sent by a broken or hostile server: kHashMismatch (as the
+//     gRPC fetcher's chunk at the wrong offset), which the agent logs as a hash_mismatch security
+//     event; the message names the offset asked for and the one received. A 200 answer (a
+//     server ignoring Range) is the whole resource, announced to the caller as a restart from 0
+//     before any body byte. The limit applies to the whole resource: offset + body <=
+//     max_length. 416 and other statuses fail as above (kDownload).
 //
 // Ownership and threads: a CurlFetcher owns one libcurl easy handle, reused across Fetch calls
 // so that consecutive requests to the same server share one kept-alive connection. It is not

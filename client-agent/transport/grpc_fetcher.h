@@ -21,7 +21,9 @@
 //   - Chunks must come with consecutive offsets starting at the requested one, and must decode
 //     (grpc_wire.h). A chunk at another offset or a malformed chunk stream is data that is not
 //     the signed target, sent by a broken or hostile server: kHashMismatch, which the agent logs
-//     as a hash_mismatch security event, and the partial download is discarded.
+//     as a hash_mismatch security event (at once, also when a retry from byte 0 then succeeds:
+//     update/staging.h), and the partial download is discarded. The HTTP fetcher treats a 206
+//     at another offset the same way.
 //   - Memory: the chunk `data` goes to the sink straight from libcurl's 128 KiB receive buffer
 //     (in pieces as they arrive), whatever the target size. Only the first chunk of a call is
 //     held (at most 1 MiB, once) until its total_length, which protobuf writes after the data,

@@ -89,7 +89,9 @@ Result<OnlineUpdateResult> UpdateOnce(const OnlineUpdateOptions& options, client
   // Resumable, with bounded retries (staging.h); a download that does not come through ends as
   // a refused transaction with its reason, recorded as the last result.
   MDU_ASSIGN_OR_RETURN(StagingArea staging_area, StagingArea::Open(options.state_dir));
-  MDU_ASSIGN_OR_RETURN(result.download, staging_area.Stage(updater, **match, options.staging));
+  StageOptions staging = options.staging;
+  if (options.on_refused_download) staging.on_refused = options.on_refused_download;
+  MDU_ASSIGN_OR_RETURN(result.download, staging_area.Stage(updater, **match, staging));
   if (result.download->failure) {
     const DownloadFailure& failure = *result.download->failure;
     result.transaction = TransactionResult{Outcome::kRefused, failure.reason,

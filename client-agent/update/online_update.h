@@ -46,6 +46,10 @@ struct OnlineUpdateOptions {
   std::function<std::optional<Rejection>(const Selected&)> admit;
   // Download: retries, backoff, progress (client-agent/update/staging.h).
   StageOptions staging;
+  // Data the source sent that the signed metadata does not allow, as soon as an attempt refuses
+  // it (StageOptions::on_refused; takes its place when set). Kept apart from `staging` so that
+  // the security log hook (AgentServices::Configure) survives callers replacing `staging`.
+  RefusedDataSink on_refused_download;
 };
 
 struct OnlineUpdateResult {

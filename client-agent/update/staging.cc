@@ -92,8 +92,18 @@ Result<StageResult> StagingArea::Stage(client::Updater& updater, const client::T
     ++progress_calls;
     if (options.progress) options.progress(DownloadProgress{match.path, done, total, attempt});
   };
+  // Once per error kind: a source refused the same way on every attempt is one event, not 50.
+  auto refused = [&](const Error& error) {
+    for (const Error& seen : result.refused) {
+      if (seen.kind() == error.kind()) return;
+    }
+    result.refused.push_back(error);
+    if (options.on_refused) options.on_refused(match.path, error);
+  };
   auto fail = [&](Reason reason, const Error& error) -> Result<StageResult> {
-    result.failure = DownloadFailure{reason, error, attempt};
+    bool reported = false;
+    for (const Error& seen : result.refused) reported |= seen.kind() == error.kind();
+    result.failure = DownloadFailure{reason, error, attempt, reported && options.on_refused};
     result.attempts = attempt;
     return result;
   };
@@ -116,6 +126,7 @@ Result<StageResult> StagingArea::Stage(client::Updater& updater, const client::T
     const ErrorKind kind = report.error().kind();
     bool retry_at_once = false;
     if (IsRejectedData(kind)) {
+      refused(detailed);  // logged now, whether the next attempt recovers or not
       // The Updater removed the partial file. If kept bytes took part, they (altered on disk)
       // rather than the source may be at fault: one fresh attempt from byte 0 settles it.
       MDU_RETURN_IF_ERROR(DiscardPartial());

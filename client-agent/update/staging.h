@@ -20,8 +20,14 @@
 // `max_attempts` consecutive attempts that received nothing, or `max_total_attempts` in all, with
 // a DownloadFailure (Reason kDownloadFailed); the partial file stays for the next run. Data the
 // signed metadata does not allow (hash or length mismatch of a fresh download, more bytes than
-// listed) stops at once with kDownloadRejected: that is an attack or a broken mirror, not a
-// network hiccup. Local errors (kIo: disk full, ...) stop at once with kDownloadFailed.
+// listed, bytes placed at another offset than asked) stops at once with kDownloadRejected: that
+// is an attack or a broken mirror, not a network hiccup. Local errors (kIo: disk full, ...) stop
+// at once with kDownloadFailed.
+//
+// Refused data is a security event even when a later attempt recovers (a resume answered at the
+// wrong offset, then a clean restart from byte 0): StageOptions::on_refused hears of it as soon
+// as the attempt fails, once per error kind per Stage, so a source failing the same way on every
+// attempt cannot flood the event log, and a recovered download is not a silent one.
 //
 // Errors (the Result's error) are left for what is not a download outcome: the staging
 // directories cannot be created or the sidecar cannot be written.
@@ -36,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client-agent/update/reason.h"
 #include "core/client/updater.h"
@@ -60,9 +67,14 @@ struct DownloadProgress {
   int attempt = 1;
 };
 
+// Told of data refused by an attempt (see the file comment): the target path and the attempt's
+// error (kHashMismatch, kLengthMismatch or kLimitExceeded, with context).
+using RefusedDataSink = std::function<void(std::string_view target, const Error& error)>;
+
 struct StageOptions {
   RetryPolicy retry;
   std::function<void(const DownloadProgress&)> progress;  // optional
+  RefusedDataSink on_refused;                             // optional
   // Sleeps between attempts; default std::this_thread::sleep_for (tests record instead).
   std::function<void(std::chrono::milliseconds)> sleep;
 };
@@ -71,6 +83,9 @@ struct DownloadFailure {
   Reason reason = Reason::kDownloadFailed;  // kDownloadFailed or kDownloadRejected
   Error error;                              // the last attempt's error, with context
   int attempts = 0;
+  // on_refused was already told of an error of this kind during this Stage: the caller must not
+  // report it again.
+  bool reported = false;
 };
 
 struct StageResult {
@@ -80,6 +95,9 @@ struct StageResult {
   int attempts = 0;
   uint64_t resumed_from = 0;  // bytes kept from an earlier run by the first attempt
   uint64_t fetched = 0;       // bytes received in all attempts
+  // The first refused attempt of each error kind (what on_refused was told), also when a later
+  // attempt succeeded.
+  std::vector<Error> refused;
 };
 
 class StagingArea {

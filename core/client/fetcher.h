@@ -19,7 +19,10 @@
 // successful return even when no chunk follows), with the offset the delivered bytes start at:
 // `offset` when the source resumed there, or 0 when it could not and sends the whole resource
 // again (an HTTP server ignoring Range, a transport without offsets). The caller must then
-// throw away what it had. Any other start is a transport error (kDownload), never delivered.
+// throw away what it had. A source answering at any other start is never delivered: its bytes
+// are not the resource from `offset` (a broken or hostile server), so it fails with
+// kHashMismatch like data that does not match the signed hashes (the updater then discards the
+// partial file; the client agent logs a hash_mismatch security event).
 // `max_length` limits the whole resource: at most max_length - start bytes reach the sink. An
 // error returned by on_start aborts the fetch like a sink error. The default implementation
 // restarts from 0 (Fetch, with on_start(0) before its first chunk). Wrappers must forward

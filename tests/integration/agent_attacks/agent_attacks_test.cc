@@ -299,6 +299,8 @@ TEST_F(AgentAttackTest, ArbitraryInstallationTamperedTargetBytes) {
                 {{"timestamp.json", sim_.MetadataFile("timestamp.json")},
                  {"snapshot.json", sim_.MetadataFile(SnapshotName())},
                  {"targets.json", sim_.MetadataFile(TargetsName())}});
+  // Logged once: when the attempt refused the bytes, not again for the failed update.
+  EXPECT_EQ(Events().size(), before_events_ + 1);
 }
 
 TEST_F(AgentAttackTest, ArbitraryInstallationTargetsSignedByUntrustedKey) {
@@ -571,6 +573,40 @@ TEST_F(AgentAttackTest, ResumeAnsweredAtTheWrongOffset) {
                 "hash_mismatch", legit);
   EXPECT_FALSE(fs::exists(dir_ / "state" / "download" / "partial"));
   EXPECT_GE(server_->resumed_requests(), 1);
+  EXPECT_EQ(Events().size(), before_events_ + 1);  // one event, not one per code path
+}
+
+TEST_F(AgentAttackTest, ResumeAnsweredAtTheWrongOffsetOnceIsLoggedThoughTheRetryInstalls) {
+  PrepareRelease2();
+  Publish();
+  Misbehaviour cut;
+  cut.cut_at = 100 * 1024;
+  server_->set_misbehaviour(cut);
+  ASSERT_EQ(Update().code, 1);
+  ASSERT_TRUE(fs::exists(dir_ / "state" / "download" / "partial"));
+  const size_t events_before = Events().size();
+  // The resume is answered at the wrong offset; the restart from byte 0 is served correctly.
+  // With the default attempts the agent recovers: the verified release installs, and the
+  // misbehaving mirror is still on record (one hash_mismatch event, not one per attempt).
+  Misbehaviour wrong_offset;
+  wrong_offset.wrong_offset_on_resume = true;
+  server_->set_misbehaviour(wrong_offset);
+  AgentRun run = Update();
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(InstalledVersion(), "2.0");
+  EXPECT_GE(server_->resumed_requests(), 1);
+  bool installed_verified_bytes = false;
+  for (const auto& [path, bytes] : ReadTree(dir_ / "install")) {
+    installed_verified_bytes |= bytes == Payload("2.0");
+  }
+  EXPECT_TRUE(installed_verified_bytes) << "the legitimate 2.0 payload is not in the install root";
+  std::vector<std::string> events = Events();
+  ASSERT_GE(events.size(), events_before);
+  EXPECT_EQ(std::vector<std::string>(events.begin() + static_cast<std::ptrdiff_t>(events_before),
+                                     events.end()),
+            std::vector<std::string>{"hash_mismatch"});
+  AgentRun shown = Agent({"--state-dir", (dir_ / "state").string(), "events"});
+  EXPECT_NE(shown.out.find("chunk at byte 0, expected 102400"), std::string::npos) << shown.out;
 }
 
 // --- Key compromise ---------------------------------------------------------------------------

@@ -373,6 +373,46 @@ TEST_F(AgentCommandsTest, TricklingDownloadGivesUpAfterTheConfiguredAttempts) {
   EXPECT_TRUE(Contains(status.out, "download_failed")) << status.out;
 }
 
+// A malicious mirror answers the resume of a cut download with another range than asked (the
+// whole file, labelled as starting at byte 0), once, then serves correctly. The agent refuses
+// those bytes, starts over from byte 0 and installs the verified file, and the event log holds
+// the refusal: a recovered download is not a silent one.
+TEST_F(AgentCommandsTest, WrongRangeOnResumeIsLoggedThoughTheRetryInstalls) {
+  Init();
+  std::vector<std::string> ranges;
+  agent::testing::TestHttpServer server([&](const agent::testing::TestRequest& request) {
+    agent::testing::TestResponse response;
+    const fs::path file = kRepo / "targets" / request.path.substr(1);
+    if (request.path.find("..") != std::string::npos || !fs::is_regular_file(file)) {
+      response.status = 404;
+      return response;
+    }
+    response.body = ReadFile(file);
+    const std::string size = std::to_string(response.body.size());
+    ranges.push_back(request.range);
+    if (ranges.size() == 1) response.cut_after = 20;  // leaves a partial download
+    if (ranges.size() == 2) {
+      response.status = 206;
+      response.headers = {{"Content-Range", "bytes 0-" +
+                                                std::to_string(response.body.size() - 1) + "/" +
+                                                size}};
+    }
+    return response;
+  });
+  targets_url_ = server.Url("");
+  Config(R"({"download": {"attempts": 2, "max_attempts": 10, "backoff_s": 0}})");
+  const Outcome run = Agent({"--quiet", "update"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(ranges, (std::vector<std::string>{"", "bytes=20-", ""}));
+  ASSERT_TRUE(State().installed);
+  EXPECT_EQ(State().installed->target.version, "1.0.0");
+  const Outcome events = Agent({"events", "--verify"});
+  EXPECT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_TRUE(Contains(events.out, "hash_mismatch")) << events.out;
+  EXPECT_TRUE(Contains(events.out, "answered 206 with bytes from 0, asked for bytes from 20"))
+      << events.out;
+}
+
 TEST(PollDelayTest, IntervalWithJitterAndExponentialBackoff) {
   policy::PollConfig poll;
   poll.interval = std::chrono::seconds(3600);

@@ -95,6 +95,9 @@ TEST(CurlResumeTest, ServerIgnoringRangeRestartsFromZero) {
   EXPECT_EQ(received.body, kBody);
 }
 
+// Bytes placed elsewhere than asked are not the target from the offset: refused before any of
+// them is delivered, as data that does not match (the same kind as the gRPC fetcher's chunk at
+// the wrong offset, so the agent logs the same hash_mismatch event).
 TEST(CurlResumeTest, RangeStartingElsewhereIsRefused) {
   TestHttpServer server([&](const TestRequest&) {
     TestResponse response;
@@ -105,10 +108,40 @@ TEST(CurlResumeTest, RangeStartingElsewhereIsRefused) {
   });
   auto fetcher = MakeFetcher();
   Received received;
-  EXPECT_ERROR_KIND(FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received),
-                    ErrorKind::kDownload);
+  Status status = FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received);
+  EXPECT_ERROR_KIND(status, ErrorKind::kHashMismatch);
+  ASSERT_FALSE(status);
+  EXPECT_NE(
+      status.error().message().find("answered 206 with bytes from 5, asked for bytes from 10"),
+      std::string::npos)
+      << status.error().message();
   EXPECT_TRUE(received.starts.empty());
   EXPECT_TRUE(received.body.empty());
+}
+
+TEST(CurlResumeTest, PartialContentWithoutUsableContentRangeIsRefused) {
+  std::string content_range;  // none at first
+  TestHttpServer server([&](const TestRequest&) {
+    TestResponse response;
+    response.status = 206;
+    response.body = kBody.substr(10);
+    if (!content_range.empty()) response.headers.push_back({"Content-Range", content_range});
+    return response;
+  });
+  auto fetcher = MakeFetcher();
+  for (const std::string& value :
+       {std::string(), std::string("bytes */36"), std::string("items 10-35/36")}) {
+    content_range = value;
+    Received received;
+    Status status = FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received);
+    SCOPED_TRACE("Content-Range: " + value);
+    EXPECT_ERROR_KIND(status, ErrorKind::kHashMismatch);
+    ASSERT_FALSE(status);
+    EXPECT_NE(status.error().message().find("without a usable Content-Range"), std::string::npos)
+        << status.error().message();
+    EXPECT_NE(status.error().message().find("asked for bytes from 10"), std::string::npos);
+    EXPECT_TRUE(received.body.empty());
+  }
 }
 
 TEST(CurlResumeTest, LimitCountsTheOffset) {
@@ -169,6 +202,68 @@ TEST(CurlResumeTest, StagedDownloadIsResumedWithARangeRequest) {
                                "d60c270baa755e81f66806d66205c0aec98e870078f9e289ee92d88000e86fd5."
                                "manifest.txt",
                            1 << 20));
+}
+
+// A mirror answers the resume of a cut download with the wrong range once, then behaves: the
+// staging area refuses those bytes, starts over from byte 0 (a request without Range), stages
+// only the verified file, and reports the refusal (the agent logs it as a security event).
+TEST(CurlResumeTest, WrongRangeOnResumeStartsOverAndIsReported) {
+  const fs::path repo = fs::path(MDU_TESTDATA_DIR) / "python-tuf-repo";
+  std::atomic<int> target_requests{0};
+  std::vector<std::string> target_ranges;
+  TestHttpServer server([&](const TestRequest& request) {
+    Result<std::string> file = io::ReadFileBounded(repo / request.path.substr(1), 1 << 20);
+    if (!file) {
+      TestResponse missing;
+      missing.status = 404;
+      return missing;
+    }
+    TestResponse response = Serve(*file, request, true);
+    if (request.path.rfind("/targets/", 0) == 0) {
+      target_ranges.push_back(request.range);
+      const int number = target_requests++;
+      if (number == 0) response.cut_after = 20;
+      if (number == 1) {  // the resume: the whole file, labelled as starting at byte 0
+        response.body = *file;
+        response.headers = {{"Content-Range", "bytes 0-" + std::to_string(file->size() - 1) + "/" +
+                                                  std::to_string(file->size())}};
+      }
+    }
+    return response;
+  });
+  agent::testing::TempDir tmp;
+  auto store = client::FileMetadataStore::Open(tmp.path() / "md");
+  ASSERT_OK(store);
+  ASSERT_OK(store->Store("root", *io::ReadFileBounded(repo / "metadata/1.root.json", 1 << 20)));
+  auto fetcher = MakeFetcher();
+  client::FakeClock clock(1893456000);  // 2030
+  client::UpdaterConfig config;
+  config.metadata_base_url = server.Url("/metadata");
+  config.targets_base_url = server.Url("/targets");
+  client::Updater updater(config, *fetcher, *store, clock);
+  auto match = updater.GetTargetInfo("manifest.txt");
+  ASSERT_OK(match);
+  ASSERT_TRUE(match->has_value());
+  auto area = update::StagingArea::Open(tmp.path() / "state");
+  ASSERT_OK(area);
+  update::StageOptions options;
+  options.sleep = [](std::chrono::milliseconds) {};
+  std::vector<Error> told;
+  options.on_refused = [&](std::string_view, const Error& error) { told.push_back(error); };
+  Result<update::StageResult> staged = area->Stage(updater, **match, options);
+  ASSERT_OK(staged);
+  ASSERT_FALSE(staged->failure) << staged->failure->error.ToString();
+  EXPECT_EQ(staged->attempts, 3);
+  EXPECT_EQ(target_ranges, (std::vector<std::string>{"", "bytes=20-", ""}));
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].kind(), ErrorKind::kHashMismatch);
+  EXPECT_NE(told[0].message().find("with bytes from 0, asked for bytes from 20"), std::string::npos)
+      << told[0].message();
+  EXPECT_EQ(*io::ReadFileBounded(staged->file, 1 << 20),
+            *io::ReadFileBounded(repo / "targets" /
+                                     "d60c270baa755e81f66806d66205c0aec98e870078f9e"
+                                     "289ee92d88000e86fd5.manifest.txt",
+                                 1 << 20));
 }
 
 }  // namespace

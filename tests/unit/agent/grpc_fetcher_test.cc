@@ -475,6 +475,23 @@ TEST_F(GrpcFetcherScriptedTest, ChunkAtTheWrongOffsetIsRefused) {
   EXPECT_EQ(received_, "0123456789");
 }
 
+// Unlike an HTTP 200 to a Range request, a resume answered from byte 0 is not a restart: the
+// server was asked for an offset and placed its bytes elsewhere. Refused with the kind the HTTP
+// fetcher gives a 206 at the wrong offset (both log hash_mismatch), and on_start is never called.
+TEST_F(GrpcFetcherScriptedTest, ResumeAnsweredFromByteZeroIsNotARestart) {
+  wire::TargetChunk whole;
+  whole.set_offset(0);
+  whole.set_data(std::string(200, 'w'));
+  whole.set_total_length(200);
+  Serve({Answer(GrpcFrame(whole.SerializeAsString()))});
+  auto resumed = FetchTarget(50, 200);
+  ASSERT_ERROR_KIND(resumed, ErrorKind::kHashMismatch);
+  EXPECT_NE(resumed.error().message().find("chunk at byte 0, expected 50"), std::string::npos)
+      << resumed.error().message();
+  EXPECT_EQ(starts_, 0);
+  EXPECT_TRUE(received_.empty());
+}
+
 // ---- TLS: repo-server with mutual TLS -------------------------------------------------------
 
 class GrpcFetcherTlsTest : public ::testing::Test {

@@ -286,6 +286,56 @@ TEST_F(StagingTest, DataTheMetadataDoesNotAllowIsRejectedAtOnce) {
   EXPECT_FALSE(fs::exists(Sidecar()));
 }
 
+// A resume answered with data that is not the target (a chunk at the wrong offset, bytes past
+// the listed length): the next attempt starts over from byte 0 and succeeds, but the refusal is
+// still reported, once per error kind however often the source repeats it.
+TEST_F(StagingTest, RefusedDataIsReportedOnceEvenWhenARetryRecovers) {
+  std::vector<std::pair<std::string, ErrorKind>> told;
+  options_.on_refused = [&](std::string_view target, const Error& error) {
+    told.emplace_back(std::string(target), error.kind());
+  };
+  fetcher_.plan = {{30 * 1024}, {0, ErrorKind::kHashMismatch},
+                   {30 * 1024}, {0, ErrorKind::kHashMismatch},
+                   {30 * 1024}, {0, ErrorKind::kLimitExceeded}};
+  Result<StageResult> result = Stage();
+  ASSERT_OK(result);
+  ASSERT_FALSE(result->failure) << result->failure->error.ToString();
+  EXPECT_EQ(result->attempts, 7);
+  EXPECT_EQ(fetcher_.offsets, (std::vector<uint64_t>{0, 30 * 1024, 0, 30 * 1024, 0, 30 * 1024, 0}));
+  EXPECT_EQ(agent::testing::ReadFile(Staged()), content_);  // only verified bytes
+  EXPECT_EQ(told, (std::vector<std::pair<std::string, ErrorKind>>{
+                      {"pump/fw.bin", ErrorKind::kHashMismatch},
+                      {"pump/fw.bin", ErrorKind::kLimitExceeded}}));
+  ASSERT_EQ(result->refused.size(), 2u);
+  EXPECT_NE(result->refused[0].message().find("attempt 2"), std::string::npos)
+      << result->refused[0].message();
+}
+
+// A refusal that ends the download is told once too; the failure says so, for the caller not to
+// report it a second time. Without a listener it is left to the caller.
+TEST_F(StagingTest, RefusalEndingTheDownloadIsMarkedReported) {
+  int told = 0;
+  options_.on_refused = [&](std::string_view, const Error&) { ++told; };
+  fetcher_.plan = {{30 * 1024}, {0, ErrorKind::kHashMismatch}};
+  sim_.files[TargetFile()][40 * 1024] ^= 0x01;  // the restart from 0 does not verify either
+  Result<StageResult> result = Stage();
+  ASSERT_OK(result);
+  ASSERT_TRUE(result->failure);
+  EXPECT_EQ(result->failure->reason, Reason::kDownloadRejected);
+  EXPECT_EQ(result->failure->error.kind(), ErrorKind::kHashMismatch);
+  EXPECT_EQ(result->attempts, 3);
+  EXPECT_TRUE(result->failure->reported);
+  EXPECT_EQ(told, 1);
+  EXPECT_FALSE(fs::exists(Staged()));
+
+  options_.on_refused = nullptr;
+  Result<StageResult> unheard = Stage();
+  ASSERT_OK(unheard);
+  ASSERT_TRUE(unheard->failure);
+  EXPECT_FALSE(unheard->failure->reported);
+  EXPECT_EQ(unheard->refused.size(), 1u);
+}
+
 TEST_F(StagingTest, ReportsProgress) {
   std::vector<DownloadProgress> seen;
   std::string target;

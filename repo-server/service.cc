@@ -117,36 +117,35 @@ uint8_t* PutVarint(uint8_t* out, uint64_t value) {
 
 void ReleaseChunk(void* holder) { delete static_cast<std::string*>(holder); }
 
-// The serialized TargetChunk{offset = 1, data = 2, total_length = 3}, byte for byte what
-// protobuf writes (fields in number order, zero values omitted), built around the chunk bytes:
+// The serialized TargetChunk{offset = 1, data = 2, total_length = 3} (zero values omitted, as
+// protobuf does; data last, see below), built around the chunk bytes:
 // `data` = (*chunk)[start, start + length) is referenced by a slice that owns `chunk`, so no
 // chunk byte is copied after the store read.
 grpc::ByteBuffer EncodeTargetChunk(uint64_t offset, std::unique_ptr<std::string> chunk,
                                    size_t start, size_t length, uint64_t total_length) {
-  uint8_t head[24];  // two tags and two varints of at most 10 bytes
+  // Fields 1 and 3 go before the data (protobuf accepts any order): a client that streams
+  // knows the announced length before the first byte, and need not hold the chunk to check it.
+  uint8_t head[36];  // three tags and three varints of at most 10 bytes
   uint8_t* end = head;
   if (offset != 0) {
     *end++ = 0x08;  // field 1, varint
     end = PutVarint(end, offset);
   }
+  if (total_length != 0) {
+    *end++ = 0x18;  // field 3, varint
+    end = PutVarint(end, total_length);
+  }
   if (length != 0) {
     *end++ = 0x12;  // field 2, length-delimited
     end = PutVarint(end, length);
   }
-  uint8_t tail[12];
-  uint8_t* tail_end = tail;
-  if (total_length != 0) {
-    *tail_end++ = 0x18;  // field 3, varint
-    tail_end = PutVarint(tail_end, total_length);
-  }
-  grpc::Slice slices[3];
+  grpc::Slice slices[2];
   size_t count = 0;
   if (end != head) slices[count++] = grpc::Slice(head, static_cast<size_t>(end - head));
   if (length != 0) {
     char* data = chunk->data() + start;
     slices[count++] = grpc::Slice(data, length, &ReleaseChunk, chunk.release());
   }
-  if (tail_end != tail) slices[count++] = grpc::Slice(tail, static_cast<size_t>(tail_end - tail));
   return grpc::ByteBuffer(slices, count);
 }
 

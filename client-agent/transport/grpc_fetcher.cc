@@ -128,8 +128,9 @@ class TargetStream final : public TargetChunkHandler {
                                                       std::to_string(max_length_) + " bytes");
     }
     if (!started_) {
-      // total_length usually follows the data (field order): hold the first chunk's data
-      // until it is known, unless nothing follows.
+      // repo-server sends total_length before the data, so nothing follows it here and the
+      // data streams at once. From a server that sends it after the data (protobuf's field
+      // order, older repo-servers), the first chunk is held until it is known.
       if (bytes_after == 0) return Start();
       held_.reserve(static_cast<size_t>(size));
     }

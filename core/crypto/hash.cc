@@ -145,7 +145,9 @@ std::vector<std::pair<std::string, std::string>> MultiHasher::FinishHex() {
 }
 
 Result<FileDigests> HashFile(const std::string& path, std::span<const HashAlgorithm> algorithms) {
-  constexpr size_t kBlockSize = 1u << 20;
+  // 256 KiB reads hash as fast as 1 MiB ones (the page cache copy is not the cost) and keep
+  // the agent's re-hash of a staged target 0.75 MiB lighter (its 16 MiB budget).
+  constexpr size_t kBlockSize = 256u << 10;
   int fd = -1;
   do {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -21,6 +21,8 @@
 #include <grpcpp/grpcpp.h>
 #endif
 
+#include <unistd.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -204,8 +206,7 @@ int Fetch(const std::string& metadata_url, const std::string& targets_url, const
   if (!staged) return Fail(staged.error().ToString());
   if (staged->failure) return Fail(staged->failure->error.ToString());
   std::printf("%.3f s, %.1f MiB/s, %s\n", seconds,
-              static_cast<double>((*match)->file.length) / kMiB / seconds,
-              staged->file.c_str());
+              static_cast<double>((*match)->file.length) / kMiB / seconds, staged->file.c_str());
   return 0;
 }
 
@@ -229,11 +230,23 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mdu::TuneAllocatorForStreaming();  // as client-agent's main does
+  // As client-agent's main does (client-agent/main.cc): its allocator settings, and an exit
+  // without the libraries' cleanup.
+#ifdef MDU_BENCH_PUBLISH
+  mdu::TuneAllocatorForStreaming();  // 1 MiB publish messages, one after the other
+#else
+  mdu::TuneAllocatorForSmallFootprint();
+#endif
+  int status = 1;
   try {
-    return Run(argc, argv);
+    status = Run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "agent_download_bench: %s\n", e.what());
-    return 1;
   }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return status;
+#else
+  std::fflush(nullptr);
+  ::_exit(status);
+#endif
 }

@@ -2,7 +2,8 @@
 # Fails if PROGRAM's shared-library dependencies (ldd) include one of the libraries the device
 # agent must not load at start-up: the full libprotobuf (the agent's messages are protobuf-lite,
 # client-agent/report/wire_messages.h; the full runtime costs ~1.5 MiB of resident memory more)
-# and gRPC (the agent speaks its API over libcurl).
+# gRPC (the agent speaks its API over libcurl), and spdlog (its -v log is client-agent/agent_log.h;
+# the library and its start-up cost ~0.45 MiB, scripts/bench_agent_rss.sh).
 # Usage: check_ldd.sh PROGRAM
 set -euo pipefail
 program=${1:?usage: check_ldd.sh PROGRAM}
@@ -19,10 +20,14 @@ if grep -Eq '(^|[[:space:]/])lib(grpc|gpr|absl|upb|address_sorting)' <<<"$libs";
   echo "FAIL: $program links gRPC" >&2
   status=1
 fi
+if grep -Eq '(^|[[:space:]/])libspdlog\.so' <<<"$libs"; then
+  echo "FAIL: $program links spdlog" >&2
+  status=1
+fi
 # The gRPC transport is libcurl's HTTP/2.
 if ! grep -Eq '(^|[[:space:]/])libcurl\.so' <<<"$libs"; then
   echo "FAIL: $program does not link libcurl" >&2
   status=1
 fi
-[ "$status" = 0 ] && echo "OK: $program links libcurl, neither the full libprotobuf nor gRPC"
+[ "$status" = 0 ] && echo "OK: $program links libcurl, not the full libprotobuf, gRPC or spdlog"
 exit "$status"

@@ -1,8 +1,5 @@
 #include "client-agent/cli.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -10,12 +7,14 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "client-agent/agent_log.h"
 #include "client-agent/commands/agent_services.h"
 #include "client-agent/commands/cli_output.h"
 #include "client-agent/commands/policy_commands.h"
@@ -115,7 +114,7 @@ class LoggingFetcher final : public client::Fetcher {
   Status FetchFrom(std::string_view url, uint64_t offset, uint64_t max_length,
                    const client::StartSink& on_start, const client::ChunkSink& sink) override {
     const std::string shown = RedactUrl(url);
-    spdlog::debug("GET {} from byte {} (at most {} bytes)", shown, offset, max_length);
+    logging::Debug("GET {} from byte {} (at most {} bytes)", shown, offset, max_length);
     uint64_t received = 0;
     Status status = inner_.FetchFrom(url, offset, max_length, on_start,
                                      [&](std::string_view chunk) {
@@ -123,11 +122,11 @@ class LoggingFetcher final : public client::Fetcher {
                                        return sink(chunk);
                                      });
     if (status) {
-      spdlog::info("fetched {} ({} bytes)", shown, received);
+      logging::Info("fetched {} ({} bytes)", shown, received);
     } else if (status.error().kind() == ErrorKind::kNotFound) {
-      spdlog::info("not found: {}", shown);  // expected at the end of the root chain
+      logging::Info("not found: {}", shown);  // expected at the end of the root chain
     } else {
-      spdlog::warn("{}: {}", shown, status.error().ToString());
+      logging::Warn("{}: {}", shown, status.error().ToString());
     }
     return status;
   }
@@ -137,16 +136,12 @@ class LoggingFetcher final : public client::Fetcher {
 };
 
 void ConfigureLogging(int verbosity) {
-  auto logger = std::make_shared<spdlog::logger>("client-agent",
-                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%e] [%l] %v");
-  logger->set_level(verbosity >= 2   ? spdlog::level::debug
-                    : verbosity == 1 ? spdlog::level::info
-                                     : spdlog::level::off);
-  spdlog::set_default_logger(std::move(logger));
+  logging::SetLevel(verbosity >= 2   ? logging::Level::kDebug
+                    : verbosity == 1 ? logging::Level::kInfo
+                                     : logging::Level::kOff);
 }
 
-using commands::OneLine;
+using commands::DescribeTransaction;
 using commands::PrintJson;
 
 json::Value VersionsJson(const TrustedVersions& versions) {
@@ -161,10 +156,21 @@ int Fail(const CliOptions& options, std::string_view command, const Error& error
   return commands::ReportFailure(options.json, command, error);
 }
 
-Status Require(const std::string& value, std::string_view option, std::string_view command) {
-  if (!value.empty()) return {};
-  return MakeError(ErrorKind::kInvalidArgument,
-                   std::string(command) + " needs " + std::string(option));
+// An option a command cannot do without.
+struct Needed {
+  const std::string& value;
+  std::string_view option;  // "--metadata-dir"
+};
+
+// "COMMAND needs OPTION" for the first needed option left empty.
+Status Require(std::string_view command, std::initializer_list<Needed> needed) {
+  for (const Needed& each : needed) {
+    if (each.value.empty()) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       std::string(command) + " needs " + std::string(each.option));
+    }
+  }
+  return {};
 }
 
 Result<std::unique_ptr<client::Fetcher>> MakeFetcher(const CliOptions& options) {
@@ -206,13 +212,13 @@ RepositoryLocation LocationOf(const CliOptions& options) {
 
 int RunInit(const CliOptions& options) {
   constexpr std::string_view kCommand = "init";
-  if (Status ok = Require(options.metadata_dir, "--metadata-dir", kCommand); !ok) {
+  if (Status ok = Require(kCommand, {{options.metadata_dir, "--metadata-dir"}}); !ok) {
     return Fail(options, kCommand, ok.error());
   }
   const client::SystemClock clock;
   Result<int64_t> version = InitTrustedRoot(options.metadata_dir, options.root_file, clock);
   if (!version) return Fail(options, kCommand, version.error());
-  spdlog::info("trusting root version {} from {}", *version, options.root_file);
+  logging::Info("trusting root version {} from {}", *version, options.root_file);
   if (options.json) {
     PrintJson(json::Value::MakeObject({{"command", kCommand},
                                        {"ok", true},
@@ -227,10 +233,10 @@ int RunInit(const CliOptions& options) {
 
 int RunRefresh(const CliOptions& options) {
   constexpr std::string_view kCommand = "refresh";
-  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
-                             std::pair{&options.metadata_url, "--metadata-url"}}) {
-    if (Status ok = Require(*value, name, kCommand); !ok)
-      return Fail(options, kCommand, ok.error());
+  if (Status ok = Require(kCommand, {{options.metadata_dir, "--metadata-dir"},
+                                     {options.metadata_url, "--metadata-url"}});
+      !ok) {
+    return Fail(options, kCommand, ok.error());
   }
   Result<std::unique_ptr<client::Fetcher>> transport = MakeFetcher(options);
   if (!transport) return Fail(options, kCommand, transport.error());
@@ -252,12 +258,12 @@ int RunRefresh(const CliOptions& options) {
 
 int RunDownload(const CliOptions& options) {
   constexpr std::string_view kCommand = "download";
-  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
-                             std::pair{&options.metadata_url, "--metadata-url"},
-                             std::pair{&options.target_dir, "--target-dir"},
-                             std::pair{&options.target_base_url, "--target-base-url"}}) {
-    if (Status ok = Require(*value, name, kCommand); !ok)
-      return Fail(options, kCommand, ok.error());
+  if (Status ok = Require(kCommand, {{options.metadata_dir, "--metadata-dir"},
+                                     {options.metadata_url, "--metadata-url"},
+                                     {options.target_dir, "--target-dir"},
+                                     {options.target_base_url, "--target-base-url"}});
+      !ok) {
+    return Fail(options, kCommand, ok.error());
   }
   if (options.target_names.empty()) {
     return Fail(options, kCommand,
@@ -307,18 +313,6 @@ json::Value TransactionJson(const update::TransactionResult& result) {
                                   {"target", TargetJson(result.target)}});
 }
 
-// "committed 2.0.0 (pump/fw.bin)" / "rolled_back 2.0.0 (...): health_check_failed: ..."
-std::string DescribeTransaction(const update::TransactionResult& result) {
-  std::string text(update::OutcomeName(result.outcome));
-  if (!result.target.name.empty()) {
-    text += " " + result.target.version + " (" + result.target.name + ")";
-  }
-  if (result.reason != update::Reason::kNone) {
-    text += ": " + std::string(update::ReasonName(result.reason)) + ": " + result.message;
-  }
-  return OneLine(text);
-}
-
 // A refused or rolled-back transaction: one line on stderr, exit 1 (the JSON, if asked for,
 // was already printed with "ok": false).
 int TransactionFailed(std::string_view command, const update::TransactionResult& result) {
@@ -342,18 +336,18 @@ update::OnlineUpdateOptions UpdateOptionsOf(const CliOptions& options) {
 
 commands::ServicesOptions ServicesOptionsOf(const CliOptions& options,
                                             const policy::AgentConfig& config) {
-  return commands::ServicesOptions{.config_file = options.config_file,
-                                   .state_dir = options.state_dir,
-                                   .install_root = options.install_root,
-                                   .health_check = options.health_check,
-                                   .health_timeout = std::chrono::seconds(options.health_timeout_s),
-                                   .event_log = config.event_log};
+  return commands::ServicesOptions{
+      .config = config,
+      .state_dir = options.state_dir,
+      .install_root = options.install_root,
+      .health_check = options.health_check,
+      .health_timeout = std::chrono::seconds(options.health_timeout_s)};
 }
 
 // Runs one of the commands of client-agent/commands with the global options.
 int RunAgentCommand(const CliOptions& options, std::string_view command, bool needs_network,
                     int (*run)(const commands::CommandContext&)) {
-  if (Status ok = Require(options.state_dir, "--state-dir", command); !ok) {
+  if (Status ok = Require(command, {{options.state_dir, "--state-dir"}}); !ok) {
     return Fail(options, command, ok.error());
   }
   std::unique_ptr<client::Fetcher> transport;
@@ -389,18 +383,18 @@ int RunAgentCommand(const CliOptions& options, std::string_view command, bool ne
 
 void LogFlush(const Result<report::FlushResult>& flushed) {
   if (!flushed) {
-    spdlog::error("reports not sent: {}", flushed.error().ToString());
+    logging::Error("reports not sent: {}", flushed.error().ToString());
     return;
   }
   if (flushed->outage) {
-    spdlog::warn("report server unreachable; {} report(s) wait in the outbox: {}",
+    logging::Warn("report server unreachable; {} report(s) wait in the outbox: {}",
                  flushed->remaining, flushed->outage->ToString());
   }
   if (flushed->rejected > 0) {
-    spdlog::error("{} report(s) refused by the server, kept in the outbox's rejected/",
+    logging::Error("{} report(s) refused by the server, kept in the outbox's rejected/",
                   flushed->rejected);
   }
-  spdlog::info("reports: {} sent, {} already stored", flushed->sent, flushed->duplicates);
+  logging::Info("reports: {} sent, {} already stored", flushed->sent, flushed->duplicates);
 }
 
 // Every outcome goes to the outbox first; delivery is attempted at once and otherwise later.
@@ -412,7 +406,7 @@ void ReportUpdate(const report::Reporting& reporting, const CliOptions& options,
                                             result->recovered, result->transaction, nullptr)
              : report::EnqueueUpdateReports(reporting, options.state_dir, from_version,
                                             std::nullopt, std::nullopt, &result.error());
-  if (!queued) spdlog::error("report not queued: {}", queued.error().ToString());
+  if (!queued) logging::Error("report not queued: {}", queued.error().ToString());
   LogFlush(report::FlushReports(reporting));
 }
 
@@ -447,14 +441,14 @@ int RunReportFlush(const CliOptions& options) {
 
 int RunUpdate(const CliOptions& options) {
   constexpr std::string_view kCommand = "update";
-  for (auto [value, name] : {std::pair{&options.metadata_dir, "--metadata-dir"},
-                             std::pair{&options.metadata_url, "--metadata-url"},
-                             std::pair{&options.target_base_url, "--target-base-url"},
-                             std::pair{&options.state_dir, "--state-dir"},
-                             std::pair{&options.install_root, "--install-root"},
-                             std::pair{&options.hardware_id, "--hardware-id"}}) {
-    if (Status ok = Require(*value, name, kCommand); !ok)
-      return Fail(options, kCommand, ok.error());
+  if (Status ok = Require(kCommand, {{options.metadata_dir, "--metadata-dir"},
+                                     {options.metadata_url, "--metadata-url"},
+                                     {options.target_base_url, "--target-base-url"},
+                                     {options.state_dir, "--state-dir"},
+                                     {options.install_root, "--install-root"},
+                                     {options.hardware_id, "--hardware-id"}});
+      !ok) {
+    return Fail(options, kCommand, ok.error());
   }
   if (options.health_timeout_s <= 0) {
     return Fail(options, kCommand,
@@ -480,17 +474,17 @@ int RunUpdate(const CliOptions& options) {
   Result<update::OnlineUpdateResult> result =
       update::UpdateOnce(update_options, fetcher, clock, (*services)->health());
   if (Status logged = (*services)->RecordUpdate(result); !logged) {
-    spdlog::warn("security event log: {}", logged.error().ToString());
+    logging::Warn("security event log: {}", logged.error().ToString());
   }
   if (*reporting) ReportUpdate(**reporting, options, from_version, result);
   if (!result) return Fail(options, kCommand, result.error());
 
   if (result->recovered) {
-    spdlog::warn("recovered an interrupted transaction: {}",
+    logging::Warn("recovered an interrupted transaction: {}",
                  DescribeTransaction(*result->recovered));
   }
   for (const update::Rejection& rejection : result->selection.rejected) {
-    spdlog::info("not eligible: {}: {}: {}", rejection.name, update::ReasonName(rejection.reason),
+    logging::Info("not eligible: {}: {}: {}", rejection.name, update::ReasonName(rejection.reason),
                  rejection.message);
   }
   const bool ok =
@@ -520,7 +514,7 @@ int RunUpdate(const CliOptions& options) {
 
 int RunStatus(const CliOptions& options) {
   constexpr std::string_view kCommand = "status";
-  if (Status ok = Require(options.state_dir, "--state-dir", kCommand); !ok) {
+  if (Status ok = Require(kCommand, {{options.state_dir, "--state-dir"}}); !ok) {
     return Fail(options, kCommand, ok.error());
   }
   Result<update::StateStore> store = update::StateStore::Open(options.state_dir);
@@ -528,7 +522,7 @@ int RunStatus(const CliOptions& options) {
   Result<update::DeviceState> state = store->Load();
   if (!state) return Fail(options, kCommand, state.error());
   if (state->floor_restored) {
-    spdlog::warn("state.json held a lower security floor than its second copy; restored {}",
+    logging::Warn("state.json held a lower security floor than its second copy; restored {}",
                  state->security_floor);
   }
   if (options.json) {
@@ -573,10 +567,10 @@ int RunStatus(const CliOptions& options) {
 
 int RunRollback(const CliOptions& options) {
   constexpr std::string_view kCommand = "rollback";
-  for (auto [value, name] : {std::pair{&options.state_dir, "--state-dir"},
-                             std::pair{&options.install_root, "--install-root"}}) {
-    if (Status ok = Require(*value, name, kCommand); !ok)
-      return Fail(options, kCommand, ok.error());
+  if (Status ok = Require(kCommand, {{options.state_dir, "--state-dir"},
+                                     {options.install_root, "--install-root"}});
+      !ok) {
+    return Fail(options, kCommand, ok.error());
   }
   const client::SystemClock clock;
   Result<policy::AgentConfig> config = EffectiveConfig(options);
@@ -599,19 +593,19 @@ int RunRollback(const CliOptions& options) {
   Result<std::optional<update::TransactionResult>> recovered = transaction.Recover();
   if (!recovered) return Fail(options, kCommand, recovered.error());
   if (recovered->has_value()) {
-    spdlog::warn("recovered an interrupted transaction: {}", DescribeTransaction(**recovered));
+    logging::Warn("recovered an interrupted transaction: {}", DescribeTransaction(**recovered));
   }
   Result<update::TransactionResult> result = transaction.RollbackToPrevious();
   if (!result) return Fail(options, kCommand, result.error());
   if (Status logged = (*services)->RecordTransaction(*result, kCommand); !logged) {
-    spdlog::warn("security event log: {}", logged.error().ToString());
+    logging::Warn("security event log: {}", logged.error().ToString());
   }
   // Reported like an update: the outcome, then the inventory (now the previous release). A
   // refusal about no target (nothing to roll back to) is not an installation.
   if (*reporting && !result->target.name.empty()) {
     Status queued = report::EnqueueUpdateReports(**reporting, options.state_dir, from_version,
                                                  *recovered, *result, nullptr);
-    if (!queued) spdlog::error("report not queued: {}", queued.error().ToString());
+    if (!queued) logging::Error("report not queued: {}", queued.error().ToString());
     LogFlush(report::FlushReports(**reporting));
   }
   const bool ok = result->outcome == update::Outcome::kCommitted;
@@ -681,35 +675,19 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str();
 
   app.add_flag("-q,--quiet", options.quiet, "no download progress bar on the terminal");
-  // Limits with a config-file twin: only a value given here overrides the file (bounds are
-  // checked in policy::ApplyCommandLine, the same as for the file).
-  auto limit = [&app](const char* name, std::optional<int64_t>& field, const char* help) {
-    app.add_option_function<int64_t>(
-        name, [&field](const int64_t& value) { field = value; }, help);
-  };
-  limit("--download-attempts", options.limits.download_attempts,
-        "attempts without progress before a download gives up (it resumes next time; default 5; "
-        "config download.attempts)");
-  limit("--download-max-attempts", options.limits.download_max_attempts,
-        "attempts of one download in all, progress or not: a trickling source ends there "
-        "(default 50; config download.max_attempts)");
-  limit("--retry-backoff", options.limits.retry_backoff_s,
-        "seconds before the first retry of a download, doubled each time (default 2; config "
-        "download.backoff_s)");
-  limit("--retry-max-backoff", options.limits.retry_max_backoff_s,
-        "cap of the delay between download attempts in seconds (default 60; config "
-        "download.max_backoff_s)");
   app.add_option("--tls-server-name", options.tls_server_name,
                  "name expected in the grpcs:// repository's certificate (default: its host)");
   app.add_option("--config", options.config_file,
                  "agent config (JSON): maintenance windows, approval, busy hook, operator keys, "
                  "installer, configuration backup, polling (default: none of them)");
-  limit("--event-log-max-bytes", options.limits.event_log_max_bytes,
-        "size cap of the security event log; the oldest segment is dropped beyond it (default "
-        "16 MiB; config event_log.max_bytes)");
-  limit("--event-log-segments", options.limits.event_log_segments,
-        "files the security event log rotates through (2..1000, default 4; config "
-        "event_log.segments)");
+  // Limits with a config-file twin: only a value given here overrides the file (bounds are
+  // checked in policy::ApplyCommandLine, the same as for the file).
+  for (const policy::LimitOption& limit : policy::LimitOptions()) {
+    std::optional<int64_t>& given = options.limits.*limit.given;
+    app.add_option_function<int64_t>(
+        std::string(limit.flag), [&given](const int64_t& value) { given = value; },
+        std::string(limit.help));
+  }
   app.add_option("--authorization", options.authorization_file,
                  "operator authorization file for rollback/approve (when operator keys are "
                  "configured)");

@@ -9,7 +9,7 @@
 // Exit status: exactly 0 on success, 1 on any failure (including usage errors); a failure
 // prints one line on stderr naming what failed ("client-agent: refresh failed: expired: ...").
 // --json prints one JSON object on stdout (also on failure: {"ok": false, "error": {...}});
-// -v / -vv log requests and decisions to stderr (spdlog). --help works on every command.
+// -v / -vv log requests and decisions to stderr (agent_log.h). --help works on every command.
 //
 // Thread-safety: not reentrant (it configures the process-wide logger).
 #ifndef MDU_CLIENT_AGENT_CLI_H_

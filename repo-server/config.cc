@@ -37,6 +37,13 @@ json::Value PassphraseRecord(const PassphraseConfig& source) {
   return json::Value(nullptr);
 }
 
+// A tunable value: its default shown in --help, a value outside `check` refused when parsed.
+template <typename T>
+void AddChecked(CLI::App& app, const std::string& name, T& value, const CLI::Validator& check,
+                const std::string& help) {
+  app.add_option(name, value, help)->capture_default_str()->check(check);
+}
+
 Status Usage(std::string message) {
   return MakeError(ErrorKind::kInvalidArgument, std::move(message));
 }
@@ -135,107 +142,65 @@ void AddServerOptions(CLI::App& app, ServerConfig& c) {
                  "scheme of --timestamp-key-insecure-file: ed25519, ecdsa-sha2-nistp256, "
                  "rsassa-pss-sha256 (encrypted key files name their scheme)")
       ->capture_default_str();
-  app.add_option("--timestamp-validity", c.timestamp_validity,
-                 "seconds a re-signed timestamp stays valid")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--timestamp-margin", c.timestamp_margin,
-                 "re-sign when the current timestamp (or snapshot) expires within this many "
-                 "seconds")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--snapshot-validity", c.snapshot_validity,
-                 "seconds a re-signed snapshot stays valid (with --snapshot-key)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--resign-interval", c.resign_interval,
-                 "seconds between checks of the timestamp's expiry")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--timestamp-history", c.timestamp_history,
-                 "keep only this many timestamp versions in the store (the newest; each "
-                 "publish or re-signing deletes older ones in its own atomic write; devices "
-                 "only fetch the current timestamp.json); 0 keeps every version")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  AddChecked(app, "--timestamp-validity", c.timestamp_validity, CLI::PositiveNumber,
+             "seconds a re-signed timestamp stays valid");
+  AddChecked(app, "--timestamp-margin", c.timestamp_margin, CLI::PositiveNumber,
+             "re-sign when the current timestamp (or snapshot) expires within this many seconds");
+  AddChecked(app, "--snapshot-validity", c.snapshot_validity, CLI::PositiveNumber,
+             "seconds a re-signed snapshot stays valid (with --snapshot-key)");
+  AddChecked(app, "--resign-interval", c.resign_interval, CLI::PositiveNumber,
+             "seconds between checks of the timestamp's expiry");
+  AddChecked(app, "--timestamp-history", c.timestamp_history, CLI::NonNegativeNumber,
+             "keep only this many timestamp versions in the store (the newest; each publish or "
+             "re-signing deletes older ones in its own atomic write; devices only fetch the "
+             "current timestamp.json); 0 keeps every version");
 
   // Limits.
-  app.add_option("--device-max-message-bytes", c.device_max_message_bytes,
-                 "largest message the device listener receives (with a shared listener the "
-                 "larger of the two limits applies; device handlers also bound every field)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--operator-max-message-bytes", c.operator_max_message_bytes,
-                 "largest message the operator listener receives or sends (one metadata file "
-                 "or target chunk of a publish; below 16 MiB + 1 KiB a legal metadata file "
-                 "may not fit, which the server warns about at start)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-publish-bytes", c.max_publish_bytes,
-                 "cap on all bytes of one publish (metadata and targets): RESOURCE_EXHAUSTED "
-                 "when crossed")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-target-bytes", c.max_target_bytes,
-                 "cap on the bytes of one uploaded target: RESOURCE_EXHAUSTED when crossed")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--publish-timeout", c.publish_timeout,
-                 "seconds a publish stream may take from its first message to its commit "
-                 "(DEADLINE_EXCEEDED after); a client's own shorter deadline is honoured too")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--device-rate", c.device_rate,
-                 "per-device calls per second (token bucket keyed by the device id of the "
-                 "client certificate, so only with --client-ca); over it: RESOURCE_EXHAUSTED. "
-                 "0 disables")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--device-burst", c.device_burst,
-                 "calls a device may make at once before --device-rate applies")
-      ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e9));
-  app.add_option("--max-connection-idle", c.max_connection_idle,
-                 "seconds after which a connection without calls is closed (0: never)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  AddChecked(app, "--device-max-message-bytes", c.device_max_message_bytes, CLI::PositiveNumber,
+             "largest message the device listener receives (with a shared listener the larger of "
+             "the two limits applies; device handlers also bound every field)");
+  AddChecked(app, "--operator-max-message-bytes", c.operator_max_message_bytes, CLI::PositiveNumber,
+             "largest message the operator listener receives or sends (one metadata file or "
+             "target chunk of a publish; below 16 MiB + 1 KiB a legal metadata file may not fit, "
+             "which the server warns about at start)");
+  AddChecked(app, "--max-publish-bytes", c.max_publish_bytes, CLI::PositiveNumber,
+             "cap on all bytes of one publish (metadata and targets): RESOURCE_EXHAUSTED when "
+             "crossed");
+  AddChecked(app, "--max-target-bytes", c.max_target_bytes, CLI::PositiveNumber,
+             "cap on the bytes of one uploaded target: RESOURCE_EXHAUSTED when crossed");
+  AddChecked(app, "--publish-timeout", c.publish_timeout, CLI::PositiveNumber,
+             "seconds a publish stream may take from its first message to its commit "
+             "(DEADLINE_EXCEEDED after); a client's own shorter deadline is honoured too");
+  AddChecked(app, "--device-rate", c.device_rate, CLI::NonNegativeNumber,
+             "per-device calls per second (token bucket keyed by the device id of the client "
+             "certificate, so only with --client-ca); over it: RESOURCE_EXHAUSTED. 0 disables");
+  AddChecked(app, "--device-burst", c.device_burst, CLI::Range(1.0, 1e9),
+             "calls a device may make at once before --device-rate applies");
+  AddChecked(app, "--max-connection-idle", c.max_connection_idle, CLI::NonNegativeNumber,
+             "seconds after which a connection without calls is closed (0: never)");
 
-  app.add_option("--max-concurrent-publishes", c.max_concurrent_publishes,
-                 "publish streams served at once; one more gets RESOURCE_EXHAUSTED (audited as "
-                 "publish_rejected)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{64}));
-  app.add_option("--publish-idle-timeout", c.publish_idle_timeout,
-                 "seconds a publish stream may send nothing before the server ends it "
-                 "(DEADLINE_EXCEEDED, audited), whatever the client's deadline")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--refused-credential-rate", c.refused_credential_rate,
-                 "refused operator credentials audited one by one per peer address and second "
-                 "(token bucket); beyond it refusals are counted into one "
-                 "credential_refusals_suppressed record per --audit-summary-interval")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--refused-credential-burst", c.refused_credential_burst,
-                 "refused operator credentials a peer may have audited at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e6));
-  app.add_option("--audit-summary-interval", c.audit_summary_interval,
-                 "seconds between summary records of suppressed audit records")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--report-batch-max", c.report_batch_max,
-                 "device reports written per synced store write (group commit of concurrent "
-                 "reports; 1 writes each report with its own sync)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  AddChecked(app, "--max-concurrent-publishes", c.max_concurrent_publishes,
+             CLI::Range(int64_t{1}, int64_t{64}),
+             "publish streams served at once; one more gets RESOURCE_EXHAUSTED (audited as "
+             "publish_rejected)");
+  AddChecked(app, "--publish-idle-timeout", c.publish_idle_timeout, CLI::PositiveNumber,
+             "seconds a publish stream may send nothing before the server ends it "
+             "(DEADLINE_EXCEEDED, audited), whatever the client's deadline");
+  AddChecked(app, "--refused-credential-rate", c.refused_credential_rate, CLI::NonNegativeNumber,
+             "refused operator credentials audited one by one per peer address and second (token "
+             "bucket); beyond it refusals are counted into one credential_refusals_suppressed "
+             "record per --audit-summary-interval");
+  AddChecked(app, "--refused-credential-burst", c.refused_credential_burst, CLI::Range(1.0, 1e6),
+             "refused operator credentials a peer may have audited at once");
+  AddChecked(app, "--audit-summary-interval", c.audit_summary_interval, CLI::PositiveNumber,
+             "seconds between summary records of suppressed audit records");
+  AddChecked(app, "--report-batch-max", c.report_batch_max, CLI::Range(int64_t{1}, int64_t{4096}),
+             "device reports written per synced store write (group commit of concurrent reports; "
+             "1 writes each report with its own sync)");
 
   // Process.
-  app.add_option("--shutdown-grace", c.shutdown_grace,
-                 "on SIGTERM/SIGINT, seconds in-flight calls get to finish before they are "
-                 "cancelled")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  AddChecked(app, "--shutdown-grace", c.shutdown_grace, CLI::NonNegativeNumber,
+             "on SIGTERM/SIGINT, seconds in-flight calls get to finish before they are cancelled");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));

@@ -54,9 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=lib/loopback_servers.sh
+source "$(dirname "$0")/lib/loopback_servers.sh"
 
 echo "== making a ${SIZE_MIB} MiB target"
 repo=$TMP/repo
@@ -65,50 +64,11 @@ root=$repo/metadata/1.root.json
 chmod -R a+rX "$TMP"  # nginx workers started by root run as nobody
 
 echo "== nginx on loopback"
-http_port=$(free_port)
-mkdir -p "$TMP/nginx/logs"
-cat > "$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  server {
-    listen 127.0.0.1:$http_port;
-    root $repo;
-  }
-}
-EOF
-"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
-NGINX_PID=$!
+start_static_nginx "$repo"
 
 echo "== repo-server on loopback"
-mkdir -p "$TMP/server"
-"$REPO_SERVER" --listen 127.0.0.1:0 --insecure --data-dir "$TMP/server/db" \
-  --trusted-root "$root" --port-file "$TMP/server/port" --log-level warn &
-SERVER_PID=$!
-for _ in $(seq 200); do
-  [[ -s $TMP/server/port ]] && break
-  sleep 0.1
-done
-grpc_port=$(cat "$TMP/server/port")
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$http_port/metadata/1.root.json" && break
-  sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$http_port/metadata/1.root.json" || {
-  cat "$TMP/nginx/logs/error.log" >&2
-  exit 1
-}
+start_repo_server "$root"
+wait_for_nginx
 "$PUBLISH" "127.0.0.1:$grpc_port" "$repo"
 rm -rf "$TMP/server/db/"*.tmp 2>/dev/null || true
 

@@ -46,17 +46,13 @@ AgentServices::AgentServices(const client::Clock& clock, policy::AgentConfig con
 
 Result<std::unique_ptr<AgentServices>> AgentServices::Open(const ServicesOptions& options,
                                                            const client::Clock& clock) {
-  policy::AgentConfig config;
-  if (!options.config_file.empty()) {
-    MDU_ASSIGN_OR_RETURN(config, policy::LoadAgentConfig(options.config_file));
-  }
   if (options.state_dir.empty()) {
     return MakeError(ErrorKind::kInvalidArgument, "a state directory is required");
   }
   MDU_ASSIGN_OR_RETURN(update::StateStore store, update::StateStore::Open(options.state_dir));
   std::unique_ptr<AgentServices> services(
-      new AgentServices(clock, std::move(config), options.state_dir, std::move(store),
-                        options.event_log));
+      new AgentServices(clock, options.config, options.state_dir, std::move(store),
+                        options.config.event_log));
 
   update::HealthCheckConfig health;
   if (!options.health_check.empty()) health.argv = {"/bin/sh", "-c", options.health_check};
@@ -106,6 +102,15 @@ void AgentServices::Configure(update::OnlineUpdateOptions& options) {
     if (verdict->allowed) return std::nullopt;
     return update::Rejection{selected.name, verdict->reason, verdict->message};
   };
+  // Data a download attempt refused is logged at once, also when a later attempt recovers
+  // (update/staging.h); RecordUpdate then skips a final failure of the same kind.
+  options.on_refused_download = [this](std::string_view target, const Error& error) {
+    std::optional<EventType> type = events::EventForErrorKind(error.kind());
+    if (!type) return;
+    Status logged = events::AppendIfConfigured(
+        log_.get(), SecurityEvent{*type, std::string(target), "update: " + error.ToString()});
+    if (!logged && !unlogged_) unlogged_ = logged.error();
+  };
 }
 
 std::unique_ptr<update::UpdateTransaction> AgentServices::MakeTransaction() {
@@ -115,6 +120,16 @@ std::unique_ptr<update::UpdateTransaction> AgentServices::MakeTransaction() {
 }
 
 Status AgentServices::RecordUpdate(const Result<update::OnlineUpdateResult>& result) {
+  Status recorded = RecordOutcome(result);
+  if (unlogged_) {  // the download hook of Configure could not write its event
+    Error error = std::move(*unlogged_);
+    unlogged_.reset();
+    if (recorded) return MakeError(std::move(error));
+  }
+  return recorded;
+}
+
+Status AgentServices::RecordOutcome(const Result<update::OnlineUpdateResult>& result) {
   if (!result) {
     std::optional<EventType> type = events::EventForErrorKind(result.error().kind());
     if (!type) return {};
@@ -128,6 +143,7 @@ Status AgentServices::RecordUpdate(const Result<update::OnlineUpdateResult>& res
   // an attack on the transport as much as bad metadata is: logged by the attempt's error kind.
   if (result->download && result->download->failure) {
     const update::DownloadFailure& failure = *result->download->failure;
+    if (failure.reported) return {};  // logged when the attempt refused it (Configure)
     std::optional<EventType> type = events::EventForErrorKind(failure.error.kind());
     if (!type) return {};
     return events::AppendIfConfigured(

@@ -29,19 +29,20 @@
 namespace mdu::agent::commands {
 
 struct ServicesOptions {
-  std::filesystem::path config_file;   // "" : defaults (no policies, ab-dir)
+  // The agent config, read once by the caller with the command line applied over it (default:
+  // no policies, ab-dir); its event_log caps the security event log.
+  policy::AgentConfig config;
   std::filesystem::path state_dir;     // required
   std::filesystem::path install_root;  // "" : no installer (read-only commands)
   std::string health_check;            // /bin/sh -c; "" : none (or the script's health-check)
   std::chrono::seconds health_timeout{60};
-  events::LogLimits event_log;         // size cap and segments of the security event log
 };
 
 class AgentServices {
  public:
-  // Loads the config, opens the state directory, the event log and (with install_root) the
-  // installer. Records a floor_restored security event (once: the repaired state is saved) when
-  // state.json held a lower floor than its second copy.
+  // Keeps a copy of the config; opens the state directory, the event log and (with install_root)
+  // the installer. Records a floor_restored security event (once: the repaired state is saved)
+  // when state.json held a lower floor than its second copy.
   static Result<std::unique_ptr<AgentServices>> Open(const ServicesOptions& options,
                                                      const client::Clock& clock);
   AgentServices(const AgentServices&) = delete;
@@ -62,7 +63,8 @@ class AgentServices {
 
   // Records the security events an update produced: the error kind of a failed refresh or
   // download (EventForErrorKind), an install refused for the security floor, a hash mismatch,
-  // or a device policy. Consumes the approval after a committed install. Problems writing the log are
+  // or a device policy. (Data a download attempt refused is logged during the download by the
+  // hook Configure installs, once per kind, even when a retry recovers.) Consumes the approval after a committed install. Problems writing the log are
   // returned for the caller to warn about; they never change the update's outcome.
   Status RecordUpdate(const Result<update::OnlineUpdateResult>& result);
   Status RecordTransaction(const update::TransactionResult& result, std::string_view command);
@@ -77,6 +79,7 @@ class AgentServices {
   AgentServices(const client::Clock& clock, policy::AgentConfig config,
                 std::filesystem::path state_dir, update::StateStore store,
                 events::LogLimits event_log);
+  Status RecordOutcome(const Result<update::OnlineUpdateResult>& result);
 
   const client::Clock& clock_;
   policy::AgentConfig config_;
@@ -87,6 +90,7 @@ class AgentServices {
   std::unique_ptr<install::Installer> installer_;
   std::unique_ptr<update::HealthChecker> health_;
   update::ConfigBackup backup_;
+  std::optional<Error> unlogged_;  // an event Configure's download hook could not write
 };
 
 }  // namespace mdu::agent::commands

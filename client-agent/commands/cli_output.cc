@@ -13,6 +13,17 @@ std::string OneLine(std::string text) {
   return text;
 }
 
+std::string DescribeTransaction(const update::TransactionResult& result) {
+  std::string text(update::OutcomeName(result.outcome));
+  if (!result.target.name.empty()) {
+    text += " " + result.target.version + " (" + result.target.name + ")";
+  }
+  if (result.reason != update::Reason::kNone) {
+    text += ": " + std::string(update::ReasonName(result.reason)) + ": " + result.message;
+  }
+  return OneLine(text);
+}
+
 void PrintJson(const json::Value& value) {
   std::fputs((json::Serialize(value, 1) + "\n").c_str(), stdout);
   std::fflush(stdout);

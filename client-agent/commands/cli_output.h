@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "client-agent/update/transaction.h"
 #include "core/common/error.h"
 #include "core/json/value.h"
 
@@ -13,6 +14,10 @@ namespace mdu::agent::commands {
 
 // Folds line breaks so an error stays one log line.
 std::string OneLine(std::string text);
+
+// One line for a transaction's outcome: "committed 2.0.0 (pump/fw.bin)",
+// "rolled_back 2.0.0 (pump/fw.bin): health_check_failed: ...".
+std::string DescribeTransaction(const update::TransactionResult& result);
 
 // Pretty-prints `value` on stdout and flushes (callers may exit right after).
 void PrintJson(const json::Value& value);

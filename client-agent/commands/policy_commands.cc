@@ -125,17 +125,6 @@ void SleepUnlessStopped(std::chrono::seconds delay) {
   }
 }
 
-std::string Describe(const update::TransactionResult& result) {
-  std::string text(update::OutcomeName(result.outcome));
-  if (!result.target.name.empty()) {
-    text += " " + result.target.version + " (" + result.target.name + ")";
-  }
-  if (result.reason != update::Reason::kNone) {
-    text += ": " + std::string(update::ReasonName(result.reason)) + ": " + result.message;
-  }
-  return OneLine(text);
-}
-
 void WarnReports(const Status& status) {
   if (!status) {
     std::fprintf(stderr, "client-agent: warning: report not queued: %s\n",
@@ -214,9 +203,9 @@ std::chrono::seconds RunCycle(const CommandContext& context, AgentServices& serv
                  static_cast<long long>(cycle), OneLine(result.error().ToString()).c_str());
   } else {
     failures = 0;
-    if (result->recovered) std::printf("recovered: %s\n", Describe(*result->recovered).c_str());
+    if (result->recovered) std::printf("recovered: %s\n", DescribeTransaction(*result->recovered).c_str());
     if (result->transaction) {
-      std::printf("%s\n", Describe(*result->transaction).c_str());
+      std::printf("%s\n", DescribeTransaction(*result->transaction).c_str());
     } else {
       std::printf("no update for this device\n");
     }

@@ -89,61 +89,71 @@ Status ParsePoll(const Value& value, PollConfig* out) {
   return {};
 }
 
-// An integer within `bound`, or `fallback` when the field is absent.
-Result<int64_t> Bounded(const Value& object, std::string_view key, const LimitBound& bound,
-                        int64_t fallback) {
-  const Value* value = object.Find(key);
-  if (value == nullptr) return fallback;
-  if (!value->is_int() || value->as_int() < bound.min || value->as_int() > bound.max) {
-    return MakeError(Bad(bound.config_key, "must be an integer from " + std::to_string(bound.min) +
-                                               " to " + std::to_string(bound.max)));
+using std::chrono::seconds;
+
+// The help texts are the command line's; the bounds hold for the file too.
+constexpr LimitOption kLimitOptions[] = {
+    {"download", "attempts", "--download-attempts", 1, 1000,
+     "attempts without progress before a download gives up (it resumes next time; default 5; "
+     "config download.attempts)",
+     &CommandLineLimits::download_attempts,
+     [](AgentConfig& c, int64_t v) { c.download.max_attempts = static_cast<int>(v); }},
+    {"download", "max_attempts", "--download-max-attempts", 1, 10000,
+     "attempts of one download in all, progress or not: a trickling source ends there "
+     "(default 50; config download.max_attempts)",
+     &CommandLineLimits::download_max_attempts,
+     [](AgentConfig& c, int64_t v) { c.download.max_total_attempts = static_cast<int>(v); }},
+    {"download", "backoff_s", "--retry-backoff", 0, 3600,
+     "seconds before the first retry of a download, doubled each time (default 2; config "
+     "download.backoff_s)",
+     &CommandLineLimits::retry_backoff_s,
+     [](AgentConfig& c, int64_t v) { c.download.initial_backoff = seconds(v); }},
+    {"download", "max_backoff_s", "--retry-max-backoff", 0, 86400,
+     "cap of the delay between download attempts in seconds (default 60; config "
+     "download.max_backoff_s)",
+     &CommandLineLimits::retry_max_backoff_s,
+     [](AgentConfig& c, int64_t v) { c.download.max_backoff = seconds(v); }},
+    {"event_log", "max_bytes", "--event-log-max-bytes",
+     static_cast<int64_t>(2 * events::LogLimits::kMinSegmentBytes), int64_t{1} << 30,
+     "size cap of the security event log; the oldest segment is dropped beyond it (default "
+     "16 MiB; config event_log.max_bytes)",
+     &CommandLineLimits::event_log_max_bytes,
+     [](AgentConfig& c, int64_t v) { c.event_log.max_bytes = static_cast<uint64_t>(v); }},
+    {"event_log", "segments", "--event-log-segments", 2, 1000,
+     "files the security event log rotates through (2..1000, default 4; config "
+     "event_log.segments)",
+     &CommandLineLimits::event_log_segments,
+     [](AgentConfig& c, int64_t v) { c.event_log.max_segments = static_cast<uint32_t>(v); }},
+};
+
+bool InRange(int64_t value, const LimitOption& option) {
+  return value >= option.min && value <= option.max;
+}
+
+std::string RangeText(const LimitOption& option) {
+  return std::to_string(option.min) + " to " + std::to_string(option.max);
+}
+
+// The limits of one section of the file ("download", "event_log"): unknown fields and values
+// outside their bound are refused; absent fields keep their defaults.
+Status ParseLimitSection(const Value& value, std::string_view section, AgentConfig* config) {
+  if (!value.is_object()) return MakeError(Bad(section, "must be an object"));
+  std::set<std::string, std::less<>> known;
+  for (const LimitOption& option : kLimitOptions) {
+    if (option.section == section) known.emplace(option.key);
   }
-  return value->as_int();
-}
-
-Status ParseDownload(const Value& value, update::RetryPolicy* out) {
-  if (!value.is_object()) return MakeError(Bad("download", "must be an object"));
-  MDU_RETURN_IF_ERROR(OnlyKnownFields(value, "download",
-                                      {"attempts", "max_attempts", "backoff_s", "max_backoff_s"}));
-  MDU_ASSIGN_OR_RETURN(int64_t attempts,
-                       Bounded(value, "attempts", kDownloadAttemptsBound, out->max_attempts));
-  MDU_ASSIGN_OR_RETURN(int64_t total, Bounded(value, "max_attempts", kDownloadMaxAttemptsBound,
-                                              out->max_total_attempts));
-  MDU_ASSIGN_OR_RETURN(
-      int64_t backoff,
-      Bounded(value, "backoff_s", kRetryBackoffBound,
-              std::chrono::duration_cast<std::chrono::seconds>(out->initial_backoff).count()));
-  MDU_ASSIGN_OR_RETURN(
-      int64_t max_backoff,
-      Bounded(value, "max_backoff_s", kRetryMaxBackoffBound,
-              std::chrono::duration_cast<std::chrono::seconds>(out->max_backoff).count()));
-  out->max_attempts = static_cast<int>(attempts);
-  out->max_total_attempts = static_cast<int>(total);
-  out->initial_backoff = std::chrono::seconds(backoff);
-  out->max_backoff = std::chrono::seconds(max_backoff);
-  return {};
-}
-
-Status ParseEventLog(const Value& value, events::LogLimits* out) {
-  if (!value.is_object()) return MakeError(Bad("event_log", "must be an object"));
-  MDU_RETURN_IF_ERROR(OnlyKnownFields(value, "event_log", {"max_bytes", "segments"}));
-  MDU_ASSIGN_OR_RETURN(int64_t max_bytes, Bounded(value, "max_bytes", kEventLogMaxBytesBound,
-                                                  static_cast<int64_t>(out->max_bytes)));
-  MDU_ASSIGN_OR_RETURN(int64_t segments,
-                       Bounded(value, "segments", kEventLogSegmentsBound, out->max_segments));
-  out->max_bytes = static_cast<uint64_t>(max_bytes);
-  out->max_segments = static_cast<uint32_t>(segments);
-  return {};
-}
-
-// A command-line value within `bound`.
-Result<int64_t> CheckOption(int64_t value, const LimitBound& bound) {
-  if (value < bound.min || value > bound.max) {
-    return MakeError(ErrorKind::kInvalidArgument,
-                     std::string(bound.option) + " must be from " + std::to_string(bound.min) +
-                         " to " + std::to_string(bound.max) + ", not " + std::to_string(value));
+  MDU_RETURN_IF_ERROR(OnlyKnownFields(value, section, known));
+  for (const LimitOption& option : kLimitOptions) {
+    if (option.section != section) continue;
+    const Value* field = value.Find(option.key);
+    if (field == nullptr) continue;
+    if (!field->is_int() || !InRange(field->as_int(), option)) {
+      return MakeError(Bad(std::string(section) + "." + std::string(option.key),
+                           "must be an integer from " + RangeText(option)));
+    }
+    option.store(*config, field->as_int());
   }
-  return value;
+  return {};
 }
 
 }  // namespace
@@ -214,44 +224,26 @@ Result<AgentConfig> ParseAgentConfig(std::string_view bytes) {
   if (const Value* poll = root.Find("poll"); poll != nullptr) {
     MDU_RETURN_IF_ERROR(ParsePoll(*poll, &config.poll));
   }
-  if (const Value* download = root.Find("download"); download != nullptr) {
-    MDU_RETURN_IF_ERROR(ParseDownload(*download, &config.download));
-  }
-  if (const Value* event_log = root.Find("event_log"); event_log != nullptr) {
-    MDU_RETURN_IF_ERROR(ParseEventLog(*event_log, &config.event_log));
+  for (std::string_view section : {"download", "event_log"}) {
+    if (const Value* limits = root.Find(section); limits != nullptr) {
+      MDU_RETURN_IF_ERROR(ParseLimitSection(*limits, section, &config));
+    }
   }
   return config;
 }
 
+std::span<const LimitOption> LimitOptions() { return kLimitOptions; }
+
 Status ApplyCommandLine(const CommandLineLimits& limits, AgentConfig* config) {
-  if (limits.download_attempts) {
-    MDU_ASSIGN_OR_RETURN(int64_t value,
-                         CheckOption(*limits.download_attempts, kDownloadAttemptsBound));
-    config->download.max_attempts = static_cast<int>(value);
-  }
-  if (limits.download_max_attempts) {
-    MDU_ASSIGN_OR_RETURN(int64_t value,
-                         CheckOption(*limits.download_max_attempts, kDownloadMaxAttemptsBound));
-    config->download.max_total_attempts = static_cast<int>(value);
-  }
-  if (limits.retry_backoff_s) {
-    MDU_ASSIGN_OR_RETURN(int64_t value, CheckOption(*limits.retry_backoff_s, kRetryBackoffBound));
-    config->download.initial_backoff = std::chrono::seconds(value);
-  }
-  if (limits.retry_max_backoff_s) {
-    MDU_ASSIGN_OR_RETURN(int64_t value,
-                         CheckOption(*limits.retry_max_backoff_s, kRetryMaxBackoffBound));
-    config->download.max_backoff = std::chrono::seconds(value);
-  }
-  if (limits.event_log_max_bytes) {
-    MDU_ASSIGN_OR_RETURN(int64_t value,
-                         CheckOption(*limits.event_log_max_bytes, kEventLogMaxBytesBound));
-    config->event_log.max_bytes = static_cast<uint64_t>(value);
-  }
-  if (limits.event_log_segments) {
-    MDU_ASSIGN_OR_RETURN(int64_t value,
-                         CheckOption(*limits.event_log_segments, kEventLogSegmentsBound));
-    config->event_log.max_segments = static_cast<uint32_t>(value);
+  for (const LimitOption& option : kLimitOptions) {
+    const std::optional<int64_t>& given = limits.*option.given;
+    if (!given) continue;
+    if (!InRange(*given, option)) {
+      return MakeError(ErrorKind::kInvalidArgument, std::string(option.flag) + " must be from " +
+                                                        RangeText(option) + ", not " +
+                                                        std::to_string(*given));
+    }
+    option.store(*config, *given);
   }
   return {};
 }

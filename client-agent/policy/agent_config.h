@@ -27,7 +27,7 @@
 // "download" and "event_log" have command-line twins (--download-attempts,
 // --download-max-attempts, --retry-backoff, --retry-max-backoff, --event-log-max-bytes,
 // --event-log-segments); a value given on the command line wins over the file
-// (ApplyCommandLine). Both are checked against the same bounds (kLimitBounds below): a value
+// (ApplyCommandLine). Both are checked against the same bounds (LimitOptions() below): a value
 // outside them is an error, never silently clamped.
 //
 // With "operator_keys" present, `rollback` and `approve` require `--authorization FILE` (see
@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,26 +72,6 @@ struct PollConfig {
   std::chrono::seconds max_backoff{6 * 3600};
 };
 
-// The accepted range of each tunable limit, shared by the config file and the command line.
-struct LimitBound {
-  std::string_view config_key;  // "download.attempts"
-  std::string_view option;      // "--download-attempts"
-  int64_t min;
-  int64_t max;
-};
-inline constexpr LimitBound kDownloadAttemptsBound{"download.attempts", "--download-attempts", 1,
-                                                   1000};
-inline constexpr LimitBound kDownloadMaxAttemptsBound{"download.max_attempts",
-                                                      "--download-max-attempts", 1, 10000};
-inline constexpr LimitBound kRetryBackoffBound{"download.backoff_s", "--retry-backoff", 0, 3600};
-inline constexpr LimitBound kRetryMaxBackoffBound{"download.max_backoff_s", "--retry-max-backoff",
-                                                  0, 86400};
-inline constexpr LimitBound kEventLogMaxBytesBound{
-    "event_log.max_bytes", "--event-log-max-bytes",
-    static_cast<int64_t>(2 * events::LogLimits::kMinSegmentBytes), int64_t{1} << 30};
-inline constexpr LimitBound kEventLogSegmentsBound{"event_log.segments", "--event-log-segments", 2,
-                                                   1000};
-
 struct AgentConfig {
   std::string device_id;
   std::vector<MaintenanceWindow> maintenance_windows;
@@ -119,6 +100,22 @@ struct CommandLineLimits {
   std::optional<int64_t> event_log_max_bytes;
   std::optional<int64_t> event_log_segments;
 };
+
+// A tunable limit with a config-file field and a command-line twin: the one place that names it
+// and bounds it. The file and the command line both refuse a value outside [min, max] by name.
+struct LimitOption {
+  std::string_view section;  // the config file's object: "download"
+  std::string_view key;      // its field: "attempts" (the config key "download.attempts")
+  std::string_view flag;     // the command line's option: "--download-attempts"
+  int64_t min;
+  int64_t max;
+  std::string_view help;                              // the option's --help text
+  std::optional<int64_t> CommandLineLimits::*given;   // where the command line's value goes
+  void (*store)(AgentConfig& config, int64_t value);  // writes a value within [min, max]
+};
+
+// Every limit, in the order the file's fields are checked. Static storage: the span never dangles.
+std::span<const LimitOption> LimitOptions();
 
 Result<AgentConfig> ParseAgentConfig(std::string_view bytes);
 // Writes the given command-line values into `config`; kInvalidArgument naming the option for a

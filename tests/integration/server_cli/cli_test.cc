@@ -2,13 +2,9 @@
 // (tests/integration/server/server_process.h), repositories written in the layout of
 // `signer publish --out DIR` by the repository simulator (whose served files are exactly that
 // tree), and the CLI run as a child process whose stdout, stderr and exit status are checked.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -22,9 +18,7 @@
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "proto/report_signing.h"
-#include "tests/integration/server/server_fixture.h"
-
-extern char** environ;
+#include "tests/integration/server_cli/operator_cli_fixture.h"
 
 namespace mdu::server {
 namespace {
@@ -34,93 +28,11 @@ namespace v1 = ::mdu::v1;
 using testing::Content;
 
 using ::mdu::testing::WallNow;
+using testing::CliRun;
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-class CliTest : public testing::ServerFixture {
+class CliTest : public testing::OperatorCliFixture {
  protected:
-  CliTest() : ServerFixture("repo_server_cli") {}
-
-  void SetUp() override {
-    ServerFixture::SetUp();
-    WriteOperators({{"alice", "publisher", kAliceToken}, {"bob", "viewer", kBobToken}});
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "alice.token", std::string(kAliceToken) + "\n",
-                                        0600));
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "bob.token", std::string(kBobToken) + "\n", 0600));
-  }
-
-  static constexpr const char* kAliceToken = "alice-secret-token-4711";
-  static constexpr const char* kBobToken = "bob-secret-token-0815";
-
-  void StartInsecure() {
-    Start(Concat(InsecureFlags(), {"--operator-credentials", Path("operators.json")}));
-  }
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  // The simulator's served files are the signer's published tree: metadata/N.<role>.json (every
-  // version), metadata/timestamp.json, targets/<dir>/<sha256>.<name>. Written over `tree`
-  // without deleting what is there, as repeated `signer publish --out` runs leave it.
-  fs::path WriteTree(const std::string& name = "tree") {
-    fs::path tree = dir_ / name;
-    for (const auto& [path, bytes] : sim_->files) {
-      fs::create_directories((tree / path).parent_path());
-      EXPECT_TRUE(io::WriteFileAtomically(tree / path, bytes));
-    }
-    return tree;
-  }
-
-  // Runs `repo-server args...` with extra environment entries; captures stdout and stderr.
-  CliRun Cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    std::vector<std::string> all = {MDU_REPO_SERVER_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (const std::string& arg : all) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    std::vector<std::string> env_strings(env);
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    std::vector<char*> envp;
-    for (const std::string& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    const std::string out = Path("cli.out");
-    const std::string err = Path("cli.err");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    CliRun run;
-    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) {
-      ADD_FAILURE() << "cannot spawn " << argv[0];
-      return run;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    run.code = testing::ServerProcess::WaitPid(pid);
-    run.out = io::ReadFileBounded(out, 64 << 20).value_or("");
-    run.err = io::ReadFileBounded(err, 64 << 20).value_or("");
-    return run;
-  }
-
-  // Connection flags of alice (publisher) or another token file against the insecure server.
-  std::vector<std::string> As(const std::string& token_file) const {
-    return {"--server", Address(), "--insecure", "--token-file", Path(token_file)};
-  }
-  CliRun Command(const std::string& command, const std::string& token_file,
-              std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {command};
-    for (const std::string& flag : As(token_file)) args.push_back(flag);
-    args.insert(args.end(), extra.begin(), extra.end());
-    return Cli(args);
-  }
-
-  json::Value ParseJson(const CliRun& run) {
-    auto parsed = json::Parse(run.out);
-    EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error().ToString()) << "\n" << run.out;
-    return parsed ? *parsed : json::Value();
-  }
+  CliTest() : OperatorCliFixture("repo_server_cli") {}
 
   // role -> version from `status --json`.
   std::map<std::string, int64_t> StatusVersions(json::Value* document = nullptr) {

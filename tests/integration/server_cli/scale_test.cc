@@ -7,11 +7,8 @@
 //   - ListDevices pages (opaque token, stable under concurrent inserts, server maximum) and
 //     `repo-server devices` follows the pages;
 //   - a legal 16 MiB targets file passes the operator listener's default message limit.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,11 +25,7 @@
 #include "core/json/parser.h"
 #include "mdu/v1/repository.grpc.pb.h"
 #include "repo-server/rocksdb_store.h"
-#include "tests/integration/server/server_process.h"
-#include "tests/integration/server/server_test_util.h"
-#include "tests/support/test_dir.h"
-
-extern char** environ;
+#include "tests/integration/server_cli/operator_cli_fixture.h"
 
 namespace mdu::server {
 namespace {
@@ -40,58 +33,16 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = ::mdu::v1;
 using testing::Content;
-using testing::MakeSim;
 using ::mdu::testing::WallNow;
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CliRun;
+using testing::In;
 
-std::chrono::system_clock::time_point In(int seconds) {
-  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
-}
-
-class ScaleTest : public ::testing::Test {
+class ScaleTest : public testing::OperatorCliFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::mdu::testing::FreshTestDir("repo_server_scale");
-    sim_ = MakeSim(WallNow() + 30 * 86400);
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "root.json", sim_->MetadataFile("1.root.json")));
-    std::string creds = "[{\"name\":\"alice\",\"role\":\"publisher\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex(kAliceToken) +
-                        "\"},{\"name\":\"bob\",\"role\":\"viewer\",\"token_sha256\":\"" +
-                        crypto::Sha256Hex(kBobToken) + "\"}]";
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "operators.json", creds));
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "alice.token", std::string(kAliceToken) + "\n",
-                                        0600));
-    ASSERT_TRUE(io::WriteFileAtomically(dir_ / "bob.token", std::string(kBobToken) + "\n", 0600));
-  }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(dir_);
-  }
+  ScaleTest() : OperatorCliFixture("repo_server_scale") {}
 
-  static constexpr const char* kAliceToken = "alice-secret-token-4711";
-  static constexpr const char* kBobToken = "bob-secret-token-0815";
-
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
-  void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--listen", "127.0.0.1:0", "--insecure",
-                                      "--operator-credentials", Path("operators.json")};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(dir_, flags);
-    port_ = server_->Port();
-    ASSERT_NE(port_, 0) << "repo-server did not start";
-  }
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // The operator listener: its own with --operator-listen, else the shared one.
-  std::string OperatorAddress() const {
-    return "127.0.0.1:" + std::to_string(operator_port_ != 0 ? operator_port_ : port_);
-  }
-
+  // Channels that carry messages up to 64 MiB (the 16 MiB targets file and more).
   static std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
@@ -103,53 +54,6 @@ class ScaleTest : public ::testing::Test {
     return v1::OperatorService::NewStub(Channel(OperatorAddress()));
   }
 
-  // The simulator's served files as `signer publish --out` leaves them (older versions kept).
-  fs::path WriteTree() {
-    fs::path tree = dir_ / "tree";
-    for (const auto& [path, bytes] : sim_->files) {
-      fs::create_directories((tree / path).parent_path());
-      EXPECT_TRUE(io::WriteFileAtomically(tree / path, bytes));
-    }
-    return tree;
-  }
-
-  CliRun Cli(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {MDU_REPO_SERVER_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (const std::string& arg : all) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    const std::string out = Path("cli.out");
-    const std::string err = Path("cli.err");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    CliRun run;
-    int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) {
-      ADD_FAILURE() << "cannot spawn " << argv[0];
-      return run;
-    }
-    run.code = testing::ServerProcess::WaitPid(pid);
-    run.out = io::ReadFileBounded(out, 64 << 20).value_or("");
-    run.err = io::ReadFileBounded(err, 64 << 20).value_or("");
-    return run;
-  }
-  CliRun Command(const std::string& command, const std::string& token_file,
-                 std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {command, "--server", OperatorAddress(), "--insecure",
-                                     "--token-file", Path(token_file)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return Cli(args);
-  }
-  json::Value Json(const CliRun& run) {
-    auto parsed = json::Parse(run.out);
-    EXPECT_TRUE(parsed) << run.out << run.err;
-    return parsed ? *parsed : json::Value();
-  }
   static int64_t Field(const json::Value& doc, const char* name) {
     const json::Value* value = doc.Find(name);
     EXPECT_NE(value, nullptr) << name;
@@ -279,21 +183,15 @@ class ScaleTest : public ::testing::Test {
     sim_->UpdateSnapshot();
     CliRun run = Command("publish", "alice.token", {"--json", WriteTree().string()});
     ASSERT_EQ(run.code, 0) << run.err;
-    json::Value first = Json(run);
+    json::Value first = ParseJson(run);
     EXPECT_EQ(Field(first, "targets_uploaded"), 3);
     EXPECT_EQ(Field(first, "targets_stored"), 3);
     EXPECT_EQ(Field(first, "targets_already_stored"), 0);
   }
-
-  fs::path dir_;
-  std::unique_ptr<sim::RepositorySimulator> sim_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  int port_ = 0;
-  int operator_port_ = 0;
 };
 
 TEST_F(ScaleTest, RepublishUploadsOnlyTheChangedTarget) {
-  Start();
+  StartInsecure();
   PublishFirstRelease();
 
   // One target changes (same path, new content): only that blob travels.
@@ -304,7 +202,7 @@ TEST_F(ScaleTest, RepublishUploadsOnlyTheChangedTarget) {
   fs::path tree = WriteTree();
   CliRun run = Command("publish", "alice.token", {"--json", tree.string()});
   ASSERT_EQ(run.code, 0) << run.err;
-  json::Value second = Json(run);
+  json::Value second = ParseJson(run);
   EXPECT_EQ(Field(second, "targets_uploaded"), 1);
   EXPECT_EQ(Field(second, "targets_stored"), 1);
   EXPECT_EQ(Field(second, "targets_already_stored"), 2);
@@ -321,7 +219,7 @@ TEST_F(ScaleTest, RepublishUploadsOnlyTheChangedTarget) {
   sim_->UpdateSnapshot();
   run = Command("publish", "alice.token", {"--json", WriteTree().string()});
   ASSERT_EQ(run.code, 0) << run.err;
-  json::Value third = Json(run);
+  json::Value third = ParseJson(run);
   EXPECT_EQ(Field(third, "targets_uploaded"), 0);
   EXPECT_EQ(Field(third, "targets_already_stored"), 3);
   EXPECT_EQ(Field(third, "targets_stored"), 0);
@@ -337,7 +235,7 @@ TEST_F(ScaleTest, RepublishUploadsOnlyTheChangedTarget) {
   sim_->UpdateSnapshot();
   run = Command("publish", "alice.token", {"--json", "--upload-all", WriteTree().string()});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(Field(Json(run), "targets_uploaded"), 3);
+  EXPECT_EQ(Field(ParseJson(run), "targets_uploaded"), 3);
 
   // Devices get every target, the reused ones included.
   EXPECT_EQ(Download("pump/fw.bin"), Content((3 << 20) + 17, 1));
@@ -346,7 +244,7 @@ TEST_F(ScaleTest, RepublishUploadsOnlyTheChangedTarget) {
 }
 
 TEST_F(ScaleTest, NamingABlobTheServerDoesNotStoreIsRefused) {
-  Start();
+  StartInsecure();
   PublishFirstRelease();
   auto before = Versions();
   const std::string stored_sha = crypto::Sha256Hex(Content(5000, 3));
@@ -401,7 +299,7 @@ TEST_F(ScaleTest, NamingABlobTheServerDoesNotStoreIsRefused) {
 }
 
 TEST_F(ScaleTest, MetadataDisagreeingWithTheStoredBlobIsRefused) {
-  Start();
+  StartInsecure();
   PublishFirstRelease();
   auto before = Versions();
   // Same sha256 and length as the stored readme, but another sha512: every device would fail
@@ -421,7 +319,7 @@ TEST_F(ScaleTest, MetadataDisagreeingWithTheStoredBlobIsRefused) {
 }
 
 TEST_F(ScaleTest, StoredTargetQueriesArePublisherOnlyAndBounded) {
-  Start();
+  StartInsecure();
   PublishFirstRelease();
   auto ask = [&](const char* token, const v1::GetStoredTargetsRequest& request,
                  v1::GetStoredTargetsResponse* response) {
@@ -459,7 +357,7 @@ TEST_F(ScaleTest, StoredTargetQueriesArePublisherOnlyAndBounded) {
 }
 
 TEST_F(ScaleTest, KillNineInTheCommitWindowOfAPublishReusingBlobs) {
-  Start();
+  StartInsecure();
   PublishFirstRelease();
   auto before = Versions();
   server_->Stop();
@@ -470,7 +368,7 @@ TEST_F(ScaleTest, KillNineInTheCommitWindowOfAPublishReusingBlobs) {
   for (const std::string point : {"verified", "committed"}) {
     const fs::path marker = dir_ / ("at-" + point);
     setenv("MDU_TEST_PUBLISH_FAULT", (point + ":" + marker.string()).c_str(), 1);
-    Start();
+    StartInsecure();
     unsetenv("MDU_TEST_PUBLISH_FAULT");
     CliRun run;
     std::thread publisher([&] {
@@ -483,7 +381,7 @@ TEST_F(ScaleTest, KillNineInTheCommitWindowOfAPublishReusingBlobs) {
     server_->Kill();
     publisher.join();
     EXPECT_EQ(run.code, 1);
-    Start();
+    StartInsecure();
     auto after = Versions();
     if (point == "verified") {
       EXPECT_EQ(after, before);  // the old repository, whole
@@ -495,16 +393,16 @@ TEST_F(ScaleTest, KillNineInTheCommitWindowOfAPublishReusingBlobs) {
     server_->Stop();
   }
   // The interrupted publish's staged blob was dropped; the next release reuses every blob.
-  Start();
+  StartInsecure();
   sim_->UpdateSnapshot();
   tree = WriteTree();
   CliRun run = Command("publish", "alice.token", {"--json", tree.string()});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(Field(Json(run), "targets_already_stored"), 4);
+  EXPECT_EQ(Field(ParseJson(run), "targets_already_stored"), 4);
 }
 
 TEST_F(ScaleTest, ListDevicesPagesAreStableUnderInserts) {
-  Start();
+  StartInsecure();
   RegisterDevices(25);
   auto device = v1::DeviceService::NewStub(Channel());
   std::vector<std::string> seen;
@@ -540,7 +438,7 @@ TEST_F(ScaleTest, ListDevicesPagesAreStableUnderInserts) {
   ASSERT_EQ(paged.code, 0) << paged.err;
   CliRun whole = Command("devices", "bob.token", {"--json"});
   ASSERT_EQ(whole.code, 0) << whole.err;
-  json::Value doc = Json(paged);
+  json::Value doc = ParseJson(paged);
   ASSERT_TRUE(doc.is_object());
   EXPECT_EQ(doc.as_object().size(), 1u);
   ASSERT_NE(doc.Find("devices"), nullptr);
@@ -549,7 +447,7 @@ TEST_F(ScaleTest, ListDevicesPagesAreStableUnderInserts) {
 }
 
 TEST_F(ScaleTest, ListDevicesHasAServerMaximumPage) {
-  Start();
+  StartInsecure();
   RegisterDevices(1003, 16);
   v1::ListDevicesResponse page;
   ASSERT_TRUE(ListDevicesPage(5000, "", &page).ok());
@@ -561,15 +459,13 @@ TEST_F(ScaleTest, ListDevicesHasAServerMaximumPage) {
   EXPECT_TRUE(rest.next_page_token().empty());
   CliRun run = Command("devices", "bob.token", {"--json"});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(Json(run).Find("devices")->as_array().size(), 1003u);
+  EXPECT_EQ(ParseJson(run).Find("devices")->as_array().size(), 1003u);
 }
 
 TEST_F(ScaleTest, A16MiBTargetsFilePassesTheDefaultOperatorLimit) {
   // A separate operator listener with its default message limit.
-  Start({"--operator-listen", "127.0.0.1:0", "--operator-port-file", Path("operator-port")});
-  auto operator_port = io::ReadFileBounded(dir_ / "operator-port", 64);
-  ASSERT_TRUE(operator_port && !operator_port->empty());
-  operator_port_ = std::stoi(*operator_port);
+  StartInsecure(OperatorListenerFlags());
+  ASSERT_NE(operator_port_, 0);
   // One target whose custom field makes targets.json just under 16 MiB.
   sim_->AddTarget("targets", "readme.txt", Content(100, 1),
                   json::Value::MakeObject({{"blob", json::Value(std::string((16 << 20) - 4096, 'x'))}}));
@@ -585,7 +481,7 @@ TEST_F(ScaleTest, A16MiBTargetsFilePassesTheDefaultOperatorLimit) {
 }
 
 TEST_F(ScaleTest, FindDevicesIndexFollowsInventoryChanges) {
-  Start();
+  StartInsecure();
   auto device = v1::DeviceService::NewStub(Channel());
   const std::string sbom_old = crypto::Sha256Hex("sbom of openssl 3.0.1");
   const std::string sbom_new = crypto::Sha256Hex("sbom of openssl 3.0.13");
@@ -608,7 +504,7 @@ TEST_F(ScaleTest, FindDevicesIndexFollowsInventoryChanges) {
     CliRun run = Command("find-devices", "bob.token", flags);
     EXPECT_EQ(run.code, 0) << run.err;
     std::vector<std::string> ids;
-    json::Value doc = Json(run);
+    json::Value doc = ParseJson(run);
     if (const json::Value* devices = doc.Find("devices"); devices != nullptr) {
       for (const json::Value& d : devices->as_array()) ids.push_back(d.Find("device_id")->as_string());
     }
@@ -638,7 +534,7 @@ TEST_F(ScaleTest, FindDevicesIndexFollowsInventoryChanges) {
     ASSERT_TRUE(device->ReportInventory(&context, empty, &ack).ok());
   }
   server_->Stop();
-  Start();
+  StartInsecure();
   EXPECT_EQ(find({"--json", "--sbom-sha256", sbom_new}), (Ids{"pump-a"}));
   EXPECT_EQ(find({"--json", "--target", "pump/openssl.bin"}), (Ids{"pump-a", "pump-b"}));
 }
@@ -646,7 +542,7 @@ TEST_F(ScaleTest, FindDevicesIndexFollowsInventoryChanges) {
 TEST_F(ScaleTest, TimestampHistoryIsPrunedToTheConfiguredCount) {
   // Five releases with --timestamp-history 2: the store keeps timestamps 5 and 6 (the newest
   // two), the device still gets the current one, and an older release is still refused.
-  Start({"--timestamp-history", "2"});
+  StartInsecure({"--timestamp-history", "2"});
   PublishFirstRelease();
   for (int i = 0; i < 5; ++i) {
     sim_->UpdateSnapshot();
@@ -679,7 +575,7 @@ TEST_F(ScaleTest, TimestampHistoryIsPrunedToTheConfiguredCount) {
     ASSERT_TRUE(versions);
     EXPECT_EQ(versions->at("timestamp"), current);
   }
-  Start({"--timestamp-history", "2"});
+  StartInsecure({"--timestamp-history", "2"});
   EXPECT_EQ(Versions()["timestamp"], current);
 }
 

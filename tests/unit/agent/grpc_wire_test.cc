@@ -12,20 +12,13 @@
 #include "client-agent/report/wire_messages.h"
 #include "client-agent/transport/grpc_call.h"
 #include "tests/sim/test_util.h"
+#include "tests/unit/agent/h2_test_server.h"
 
 namespace mdu::agent {
 namespace {
 
-std::string Frame(const std::string& message, char flag = 0) {
-  std::string out(5, '\0');
-  out[0] = flag;
-  const auto n = static_cast<uint32_t>(message.size());
-  out[1] = static_cast<char>(n >> 24);
-  out[2] = static_cast<char>(n >> 16);
-  out[3] = static_cast<char>(n >> 8);
-  out[4] = static_cast<char>(n);
-  return out + message;
-}
+// The 5-byte prefix (flag, big-endian length) + message, as the test server sends it.
+using testing::GrpcFrame;
 
 std::string Varint(uint64_t value) {
   std::string out;
@@ -67,7 +60,8 @@ Status FeedInSteps(GrpcFrameReader& reader, const std::string& body, size_t step
 }
 
 TEST(GrpcFrameReaderTest, AnySplitGivesTheSameMessages) {
-  const std::string body = Frame("hello") + Frame("") + Frame(std::string(70000, 'x')) + Frame("!");
+  const std::string body =
+      GrpcFrame("hello") + GrpcFrame("") + GrpcFrame(std::string(70000, 'x')) + GrpcFrame("!");
   for (size_t step :
        {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{4096}, body.size()}) {
     SCOPED_TRACE(step);
@@ -86,7 +80,7 @@ TEST(GrpcFrameReaderTest, AnySplitGivesTheSameMessages) {
 }
 
 TEST(GrpcFrameReaderTest, APrefixSplitByteByByteIsNotABoundary) {
-  const std::string body = Frame("abc");
+  const std::string body = GrpcFrame("abc");
   Collector collector;
   GrpcFrameReader reader(collector, 100);
   for (size_t i = 0; i + 1 < body.size(); ++i) {
@@ -101,22 +95,22 @@ TEST(GrpcFrameReaderTest, OversizedMessageIsRefusedFromItsPrefix) {
   Collector collector;
   GrpcFrameReader reader(collector, 1000);
   // Only the prefix arrives: the refusal must not wait for (or buffer) the message.
-  const std::string prefix = Frame(std::string(1001, 'x')).substr(0, 5);
+  const std::string prefix = GrpcFrame(std::string(1001, 'x')).substr(0, 5);
   EXPECT_ERROR_KIND(reader.Feed(prefix), ErrorKind::kLimitExceeded);
   EXPECT_TRUE(collector.messages.empty());
   // Exactly the limit is fine.
   Collector ok;
   GrpcFrameReader exact(ok, 1000);
-  EXPECT_OK(exact.Feed(Frame(std::string(1000, 'x'))));
+  EXPECT_OK(exact.Feed(GrpcFrame(std::string(1000, 'x'))));
 }
 
 TEST(GrpcFrameReaderTest, CompressedOrUnknownFlagIsRefused) {
   Collector collector;
   GrpcFrameReader reader(collector, 1000, ErrorKind::kHashMismatch);
-  EXPECT_ERROR_KIND(reader.Feed(Frame("abc", 1)), ErrorKind::kHashMismatch);
+  EXPECT_ERROR_KIND(reader.Feed(GrpcFrame("abc", 1)), ErrorKind::kHashMismatch);
   EXPECT_TRUE(collector.messages.empty());
   GrpcFrameReader other(collector, 1000);
-  EXPECT_ERROR_KIND(other.Feed(Frame("abc", 2)), ErrorKind::kDownload);
+  EXPECT_ERROR_KIND(other.Feed(GrpcFrame("abc", 2)), ErrorKind::kDownload);
 }
 
 // Records a TargetChunk's fields.
@@ -159,7 +153,7 @@ class ChunkRecorder final : public TargetChunkHandler {
 Status Decode(const std::string& message, ChunkRecorder& recorder, size_t step = 1) {
   TargetChunkDecoder decoder(recorder);
   GrpcFrameReader reader(decoder, 2 << 20, ErrorKind::kHashMismatch);
-  return FeedInSteps(reader, Frame(message), step);
+  return FeedInSteps(reader, GrpcFrame(message), step);
 }
 
 TEST(TargetChunkDecoderTest, DecodesWhatProtobufWrites) {

@@ -12,8 +12,9 @@
 namespace mdu::client {
 namespace {
 
-// Bodies up to this size have their limit reserved up front (see FetchBytes).
-constexpr uint64_t kReservedBodyMaxBytes = uint64_t{128} << 20;
+// Limits up to this size are reserved up front (see FetchBytes): twice the largest role we
+// measure (30 MB for 100,000 targets), and small enough to reserve on a 256 MB device.
+constexpr uint64_t kReservedBodyMaxBytes = uint64_t{64} << 20;
 // A body this long is a large role: the rest of its reservation gets huge pages and is
 // prefaulted ahead of the writes.
 constexpr size_t kLargeBodyBytes = size_t{1} << 20;

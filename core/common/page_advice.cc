@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <string>
 
 #include "core/common/allocator_tuning.h"
@@ -21,6 +22,14 @@ namespace mdu {
 namespace {
 
 constexpr std::uintptr_t kHugePageBytes = std::uintptr_t{2} << 20;
+
+// The open ScopedHugePageHeap scopes of the process and the top padding they asked for.
+struct HeapScopes {
+  std::mutex mutex;
+  std::size_t active = 0;  // guarded by mutex
+  std::size_t pad = 0;     // guarded by mutex
+};
+[[maybe_unused]] HeapScopes scopes;
 
 // Whether the kernel honours MADV_HUGEPAGE ("always" or "madvise" mode); read once.
 [[maybe_unused]] bool TransparentHugePagesAdvisable() {
@@ -73,8 +82,14 @@ ScopedHugePageHeap::ScopedHugePageHeap(std::size_t bytes) {
   constexpr std::size_t kMaxBytes = std::size_t{256} << 20;
   if (bytes < kHugePageAdviceMinBytes || !TransparentHugePagesAdvisable()) return;
   bytes = std::min(bytes, kMaxBytes);
+  // The settings are process-wide: scopes on several threads (repo-server parsing two large
+  // publishes) share them, and the padding stays until the last scope ends.
+  std::lock_guard lock(scopes.mutex);
   // Top padding keeps the probes' memory at the top of the heap when they are freed.
-  if (mallopt(M_TOP_PAD, static_cast<int>(bytes)) != 1) return;
+  const std::size_t pad = std::max(bytes, scopes.pad);
+  if (mallopt(M_TOP_PAD, static_cast<int>(pad)) != 1) return;
+  scopes.pad = pad;
+  ++scopes.active;
   active_ = true;
   mallopt(M_MMAP_THRESHOLD, static_cast<int>(kProbeBytes + (std::size_t{1} << 20)));
   std::array<void*, kMaxBytes / kProbeBytes + 1> probes{};
@@ -106,7 +121,12 @@ ScopedHugePageHeap::~ScopedHugePageHeap() {
 #if defined(__GLIBC__) && defined(__linux__) && !defined(MDU_SANITIZER_ALLOCATOR)
   // glibc's default top padding; memory above the trim threshold goes back at the next free.
   constexpr int kDefaultTopPadBytes = 128 * 1024;
-  if (active_) mallopt(M_TOP_PAD, kDefaultTopPadBytes);
+  if (!active_) return;
+  std::lock_guard lock(scopes.mutex);
+  if (--scopes.active == 0) {
+    scopes.pad = 0;
+    mallopt(M_TOP_PAD, kDefaultTopPadBytes);
+  }
 #endif
 }
 

@@ -35,7 +35,8 @@ inline constexpr std::size_t kPrefaultMinBytes = std::size_t{256} << 10;
 // with huge pages about 40. glibc only: the heap is grown by `bytes` at once (blocks requested
 // and given back while top padding keeps them from being trimmed), the new range is advised,
 // and the mmap threshold is put back to the program's (TunedMmapThreshold) at the end.
-// Elsewhere, under sanitizers, for small sizes or without THP it does nothing.
+// The settings are process-wide; scopes on several threads share them (the padding lasts until
+// the last one ends). Elsewhere, under sanitizers, for small sizes or without THP it does nothing.
 class ScopedHugePageHeap {
  public:
   explicit ScopedHugePageHeap(std::size_t bytes);

@@ -72,5 +72,27 @@ TEST(PageAdviceTest, ScopedHeapServesSmallBlocksAndRestoresThePolicy) {
 #endif
 }
 
+// Scopes share the process-wide padding: an inner (or another thread's) scope ending must not
+// hand back the heap an outer scope prepared for its parse.
+TEST(PageAdviceTest, NestedScopesKeepTheHeapUntilTheLastEnds) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "glibc only";
+#else
+  if (kSanitizerAllocator) GTEST_SKIP() << "the sanitizer's allocator ignores mallopt";
+  if (!ThpAvailable()) GTEST_SKIP() << "transparent huge pages are off";
+  ASSERT_TRUE(TuneAllocatorForStreaming());
+  constexpr std::size_t kPrepared = std::size_t{48} << 20;
+  ScopedHugePageHeap outer(kPrepared);
+  ASSERT_TRUE(outer.active());
+  ASSERT_GE(mallinfo2().arena, kPrepared);
+  { ScopedHugePageHeap inner(std::size_t{8} << 20); }
+  // A block freed into the top of the heap is where glibc trims: the outer padding must hold.
+  void* block = std::malloc(std::size_t{1} << 20);
+  ASSERT_NE(block, nullptr);
+  std::free(block);
+  EXPECT_GE(mallinfo2().arena, kPrepared);
+#endif
+}
+
 }  // namespace
 }  // namespace mdu

@@ -43,19 +43,13 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdu-agent-download.XXXXXX")
 STATE=${STATE_DIR:-$TMP/state}
-NGINX_PID=
-SERVER_PID=
+# shellcheck source=lib/loopback_servers.sh
+source "$(dirname "$0")/lib/loopback_servers.sh"
 cleanup() {
-  for pid in $NGINX_PID $SERVER_PID; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_loopback_servers
   rm -rf "$TMP" "$STATE"
 }
 trap cleanup EXIT
-
-# shellcheck source=lib/loopback_servers.sh
-source "$(dirname "$0")/lib/loopback_servers.sh"
 
 echo "== making a ${SIZE_MIB} MiB target"
 repo=$TMP/repo

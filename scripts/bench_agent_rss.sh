@@ -68,19 +68,13 @@ if [[ -z ${DATA_DIR:-} ]]; then
   if [[ -n $shm_free_mib ]] && ((shm_free_mib > 7 * SIZE_MIB + 512)); then DATA_DIR=/dev/shm; fi
 fi
 TMP=$(mktemp -d "$DATA_DIR/mdu-agent-rss.XXXXXX")
-NGINX_PID=
-SERVER_PID=
+# shellcheck source=lib/loopback_servers.sh
+source "$(dirname "$0")/lib/loopback_servers.sh"
 cleanup() {
-  for pid in $NGINX_PID $SERVER_PID; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_loopback_servers
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-# shellcheck source=lib/loopback_servers.sh
-source "$(dirname "$0")/lib/loopback_servers.sh"
 
 echo "== data in $TMP; load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 echo "== signing a release with one ${SIZE_MIB} MiB target (signer, keys-example/)"

@@ -1,7 +1,18 @@
 # Sourced by the agent benchmarks (bench_agent_download.sh, bench_agent_rss.sh): nginx serving a
 # static tree and repo-server holding the same release, both on loopback, for one invocation.
-# Callers set TMP (scratch directory), NGINX and REPO_SERVER, and kill NGINX_PID / SERVER_PID
-# on exit. Functions set the globals named in their comment.
+# Callers set TMP (scratch directory), NGINX and REPO_SERVER, and call stop_loopback_servers on
+# exit. Functions set the globals named in their comment.
+
+NGINX_PID=
+SERVER_PID=
+
+# stop_loopback_servers: kills and reaps whichever of the two servers was started.
+stop_loopback_servers() {
+  for pid in $NGINX_PID $SERVER_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -73,9 +74,14 @@ struct PublishOptions {
   bool commit = true;                  // false: the stream ends without a commit
   int deadline_seconds = 0;            // 0: no deadline
   v1::PublishResponse* response = nullptr;
+  // Targets claimed as already stored (sha256 -> length): sent as stored_target messages after
+  // the metadata, their content not uploaded unless upload_stored_too.
+  std::map<std::string, uint64_t> stored_targets;
+  bool upload_stored_too = false;
 };
 
-// One Publish stream: the header, every metadata file, every target in chunks, the commit.
+// One Publish stream: the header, every metadata file, the stored-target claims, every target
+// not claimed in chunks, the commit.
 inline grpc::Status PublishUpload(v1::OperatorService::Stub& stub, const Upload& upload,
                                   const PublishOptions& options = {}) {
   grpc::ClientContext context;
@@ -92,7 +98,14 @@ inline grpc::Status PublishUpload(v1::OperatorService::Stub& stub, const Upload&
     request.mutable_metadata()->set_content(bytes);
     if (!stream->Write(request)) break;
   }
+  for (const auto& [sha, length] : options.stored_targets) {
+    request.Clear();
+    request.mutable_stored_target()->set_sha256(sha);
+    request.mutable_stored_target()->set_length(length);
+    if (!stream->Write(request)) break;
+  }
   for (const auto& [sha, content] : upload.targets) {
+    if (options.stored_targets.contains(sha) && !options.upload_stored_too) continue;
     for (size_t offset = 0; offset < content.size() || offset == 0;
          offset += options.chunk_bytes) {
       request.Clear();

@@ -87,47 +87,18 @@ class ScaleTest : public testing::OperatorCliFixture {
     return content;
   }
 
-  // One raw Publish stream: metadata files, then for each target either its content or, when
-  // listed in `claims`, a stored_target digest with the given length.
+  // One Publish stream as alice: metadata files, then for each target either its content or,
+  // when listed in `claims`, a stored_target digest with the given length.
   grpc::Status RawPublish(const testing::Upload& upload, const std::map<std::string, uint64_t>& claims,
                           bool upload_claimed_too = false, v1::PublishResponse* out = nullptr) {
-    grpc::ClientContext context;
-    context.set_deadline(In(30));
-    context.AddMetadata("authorization", std::string("Bearer ") + kAliceToken);
-    v1::PublishResponse response;
-    auto stream = Operators()->Publish(&context, &response);
-    v1::PublishRequest request;
-    request.mutable_header()->set_description("scale test");
-    stream->Write(request);
-    for (const auto& [name, bytes] : upload.metadata) {
-      request.Clear();
-      request.mutable_metadata()->set_name(name);
-      request.mutable_metadata()->set_content(bytes);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, length] : claims) {
-      request.Clear();
-      request.mutable_stored_target()->set_sha256(sha);
-      request.mutable_stored_target()->set_length(length);
-      if (!stream->Write(request)) break;
-    }
-    for (const auto& [sha, content] : upload.targets) {
-      if (claims.contains(sha) && !upload_claimed_too) continue;
-      for (size_t offset = 0; offset < content.size(); offset += 1 << 20) {
-        request.Clear();
-        request.mutable_target()->set_sha256(sha);
-        request.mutable_target()->set_offset(offset);
-        request.mutable_target()->set_data(content.substr(offset, 1 << 20));
-        if (!stream->Write(request)) break;
-      }
-    }
-    request.Clear();
-    request.mutable_commit();
-    stream->Write(request);
-    stream->WritesDone();
-    grpc::Status status = stream->Finish();
-    if (out != nullptr) *out = response;
-    return status;
+    testing::PublishOptions options;
+    options.token = kAliceToken;
+    options.description = "scale test";
+    options.deadline_seconds = 30;
+    options.response = out;
+    options.stored_targets = claims;
+    options.upload_stored_too = upload_claimed_too;
+    return testing::PublishUpload(*Operators(), upload, options);
   }
 
   grpc::Status ListDevicesPage(uint32_t page_size, const std::string& token,

@@ -15,7 +15,8 @@
 #              agent_download_publish} (build them first: cmake --build BUILD_DIR --target
 #              repo-server measure agent_download_bench agent_download_publish); a Release or
 #              RelWithDebInfo build. The tool links the agent's transports as client-agent
-#              does (HTTP and gRPC both over libcurl, no libgrpc).
+#              does (plain HTTP over its own Http1Fetcher, gRPC over libcurl's HTTP/2
+#              loaded on first use, no libgrpc).
 #   SIZE_MIB   target size (default 1024)
 #   RUNS       runs of each side (default 3); the minimum wall time and the maximum RSS are kept
 #   SHA512=1   the target lists sha512 as well as sha256 (the agent then checks both)

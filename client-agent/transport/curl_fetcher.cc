@@ -9,7 +9,9 @@
 #include <system_error>
 #include <utility>
 
+#include "client-agent/transport/curl_api.h"
 #include "client-agent/transport/curl_common.h"
+#include "client-agent/transport/http_response.h"
 #include "client-agent/transport/url.h"
 
 namespace mdu::agent {
@@ -23,6 +25,7 @@ std::string HttpScheme(std::string_view url) {
 
 // The state of one Fetch, shared with the libcurl callbacks.
 struct Transfer {
+  const curl::Api* api = nullptr;
   CURL* curl = nullptr;
   const client::ChunkSink* sink = nullptr;
   const client::StartSink* on_start = nullptr;
@@ -36,40 +39,6 @@ struct Transfer {
   std::optional<Error> error;  // set by a callback when it aborts the transfer
 };
 
-Error StatusError(long status, const std::string& url) {
-  // python-tuf's updater (ngclient) treats 403 and 404 as "not found"; see the header.
-  if (status == 404 || status == 403) {
-    return Error(ErrorKind::kNotFound, "HTTP " + std::to_string(status) + " for " + url);
-  }
-  return Error(ErrorKind::kDownload, "HTTP " + std::to_string(status) + " for " + url);
-}
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The first byte position of a "Content-Range: bytes <first>-<last>/<total>" value.
-std::optional<uint64_t> RangeStart(std::string_view value) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  constexpr std::string_view kUnit = "bytes ";
-  if (!StartsWithNoCase(value, kUnit)) return std::nullopt;
-  value.remove_prefix(kUnit.size());
-  uint64_t first = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), first);
-  if (ec != std::errc() || end == value.data() || end == value.data() + value.size() ||
-      *end != '-') {
-    return std::nullopt;
-  }
-  return first;
-}
-
 // Decides where the body of an accepted (2xx) response starts; see the header (resume).
 std::optional<Error> AcceptStart(Transfer& transfer, long status) {
   if (status != 206) {
@@ -79,7 +48,7 @@ std::optional<Error> AcceptStart(Transfer& transfer, long status) {
   // A 206 placing its bytes elsewhere than asked (or not saying where) is not the signed target
   // from that offset: a broken or hostile server, refused like the gRPC fetcher's chunk at the
   // wrong offset (kHashMismatch, a hash_mismatch security event; the partial file is dropped).
-  const std::optional<uint64_t> first = RangeStart(transfer.content_range);
+  const std::optional<uint64_t> first = ContentRangeStart(transfer.content_range);
   if (!first) {
     return Error(ErrorKind::kHashMismatch,
                  transfer.url + " answered 206 without a usable Content-Range (\"" +
@@ -113,11 +82,11 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (line != "\r\n" && line != "\n") return bytes;
 
   long status = 0;
-  curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &status);
+  transfer->api->easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200) return bytes;  // 1xx interim response; the real one follows
   if (status >= 300 && status < 400 && transfer->follow_redirects) return bytes;
   if (status >= 300) {
-    transfer->error = StatusError(status, transfer->url);
+    transfer->error = HttpStatusError(status, transfer->url);
     return 0;
   }
   if (std::optional<Error> refused = AcceptStart(*transfer, status)) {
@@ -125,7 +94,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     return 0;
   }
   curl_off_t content_length = -1;
-  curl_easy_getinfo(transfer->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
+  transfer->api->easy_getinfo(transfer->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
   if (content_length >= 0 &&
       static_cast<uint64_t>(content_length) > transfer->max_length - transfer->start) {
     transfer->error = Error(ErrorKind::kLimitExceeded,
@@ -162,11 +131,12 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 }  // namespace
 
 struct CurlFetcher::Handle {
-  explicit Handle(CURL* handle) : curl(handle) {}
-  ~Handle() { curl_easy_cleanup(curl); }
+  Handle(const curl::Api& lib, CURL* handle) : api(lib), curl(handle) {}
+  ~Handle() { api.easy_cleanup(curl); }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
 
+  const curl::Api& api;  // the process-wide table (curl::Lib()), never unloaded
   CURL* curl;
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
 };
@@ -174,68 +144,64 @@ struct CurlFetcher::Handle {
 namespace {
 
 // Options that stay the same for every request of a handle.
-Status ConfigureHandle(CURL* curl, char* error_buffer, const CurlFetcherOptions& options) {
-  auto check = [](CURLcode code, std::string_view what) -> Status {
+Status ConfigureHandle(const curl::Api& api, CURL* curl, char* error_buffer,
+                       const CurlFetcherOptions& options) {
+  auto check = [&api](CURLcode code, std::string_view what) -> Status {
     if (code == CURLE_OK) return {};
     return MakeError(ErrorKind::kInvalidArgument,
-                     "libcurl rejected " + std::string(what) + ": " + curl_easy_strerror(code));
+                     "libcurl rejected " + std::string(what) + ": " + api.easy_strerror(code));
   };
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer), "error buffer"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L), "nosignal"));
+      check(api.easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer), "error buffer"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L), "nosignal"));
   // Larger reads: fewer callbacks and recv calls per GiB (the buffer is the only one a transfer
   // holds, so memory stays bounded). 128 KiB saved 128 KiB of peak RSS but cost about 10 % more
   // CPU per GiB in scripts/bench_agent_download.sh (figures in BENCHMARKS.md), so it stays 256.
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024), "buffer size"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024), "buffer size"));
+      check(api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L), "verifypeer"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L), "verifyhost"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L), "verifypeer"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L), "verifyhost"));
-  MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)),
+      check(api.easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)),
             "TLS version"));
   if (options.ca_file) {
     MDU_RETURN_IF_ERROR(
-        check(curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file->c_str()), "CA file"));
+        check(api.easy_setopt(curl, CURLOPT_CAINFO, options.ca_file->c_str()), "CA file"));
   }
   // An empty proxy string disables every proxy, including those from the environment.
   MDU_RETURN_IF_ERROR(check(
-      curl_easy_setopt(curl, CURLOPT_PROXY, options.proxy ? options.proxy->c_str() : ""), "proxy"));
+      api.easy_setopt(curl, CURLOPT_PROXY, options.proxy ? options.proxy->c_str() : ""), "proxy"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, options.follow_redirects ? 1L : 0L),
+      check(api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, options.follow_redirects ? 1L : 0L),
             "redirects"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects)),
+      check(api.easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects)),
             "max redirects"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                             static_cast<long>(options.total_timeout.count() * 1000)),
+      check(api.easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                            static_cast<long>(options.total_timeout.count() * 1000)),
             "total timeout"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                             static_cast<long>(options.connect_timeout.count() * 1000)),
+      check(api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                            static_cast<long>(options.connect_timeout.count() * 1000)),
             "connect timeout"));
   MDU_RETURN_IF_ERROR(check(
-      curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_limit)),
+      api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_limit)),
       "low speed limit"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                                             static_cast<long>(options.low_speed_time.count())),
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                                            static_cast<long>(options.low_speed_time.count())),
                             "low speed time"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str()), "user agent"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader), "header"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody), "write"));
+      check(api.easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str()), "user agent"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader), "header"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody), "write"));
   return {};
 }
 
 }  // namespace
 
 Result<std::unique_ptr<CurlFetcher>> CurlFetcher::Create(CurlFetcherOptions options) {
-  if (const auto code = static_cast<CURLcode>(CurlGlobalInit()); code != CURLE_OK) {
-    return MakeError(ErrorKind::kInternal,
-                     std::string("libcurl initialization failed: ") + curl_easy_strerror(code));
-  }
   if (options.max_redirects < 0) {
     return MakeError(ErrorKind::kInvalidArgument, "max_redirects must be >= 0");
   }
@@ -243,10 +209,11 @@ Result<std::unique_ptr<CurlFetcher>> CurlFetcher::Create(CurlFetcherOptions opti
     return MakeError(ErrorKind::kInvalidArgument,
                      "low_speed_time must be positive when low_speed_limit is set");
   }
-  CURL* curl = curl_easy_init();
+  MDU_ASSIGN_OR_RETURN(const curl::Api* api, curl::Lib());
+  CURL* curl = api->easy_init();
   if (curl == nullptr) return MakeError(ErrorKind::kInternal, "curl_easy_init failed");
-  auto handle = std::make_unique<Handle>(curl);
-  MDU_RETURN_IF_ERROR(ConfigureHandle(curl, handle->error_buffer.data(), options));
+  auto handle = std::make_unique<Handle>(*api, curl);
+  MDU_RETURN_IF_ERROR(ConfigureHandle(*api, curl, handle->error_buffer.data(), options));
   return std::unique_ptr<CurlFetcher>(new CurlFetcher(std::move(options), std::move(handle)));
 }
 
@@ -272,8 +239,10 @@ Status CurlFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
                                                       " is beyond the limit of " +
                                                       std::to_string(max_length) + " bytes");
   }
+  const curl::Api& api = handle_->api;
   CURL* curl = handle_->curl;
   Transfer transfer;
+  transfer.api = &api;
   transfer.curl = curl;
   transfer.sink = &sink;
   transfer.on_start = &on_start;
@@ -285,33 +254,32 @@ Status CurlFetcher::FetchFrom(std::string_view url, uint64_t offset, uint64_t ma
   const std::string url_text(url);
   const std::string range = std::to_string(offset) + "-";
   handle_->error_buffer[0] = '\0';
-  curl_easy_setopt(curl, CURLOPT_URL, url_text.c_str());
-  curl_easy_setopt(curl, CURLOPT_RANGE, offset > 0 ? range.c_str() : nullptr);
+  api.easy_setopt(curl, CURLOPT_URL, url_text.c_str());
+  api.easy_setopt(curl, CURLOPT_RANGE, offset > 0 ? range.c_str() : nullptr);
   // Redirects, when allowed, never change the scheme (no https -> http downgrade).
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, scheme.c_str());
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  const CURLcode code = curl_easy_perform(curl);
+  api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, scheme.c_str());
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  const CURLcode code = api.easy_perform(curl);
   // The handle keeps pointers to `transfer`; clear them so a stale one is never used.
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
-  curl_easy_setopt(curl, CURLOPT_RANGE, nullptr);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+  api.easy_setopt(curl, CURLOPT_RANGE, nullptr);
 
   if (transfer.error) return MakeError(std::move(*transfer.error));
   const std::string detail =
-      handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : curl_easy_strerror(code);
+      handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : api.easy_strerror(code);
   switch (code) {
     case CURLE_OK: {
       long status = 0;
-      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-      if (status < 200 || status >= 300) return MakeError(StatusError(status, transfer.url));
+      api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      if (status < 200 || status >= 300) return MakeError(HttpStatusError(status, transfer.url));
       return {};
     }
     case CURLE_OPERATION_TIMEDOUT:
       return MakeError(CurlTimeoutError(
-          curl, transfer.url, detail,
-          CurlCutoffs{std::chrono::duration_cast<std::chrono::milliseconds>(
-                          options_.total_timeout),
+          api, curl, transfer.url, detail,
+          CurlCutoffs{std::chrono::duration_cast<std::chrono::milliseconds>(options_.total_timeout),
                       options_.low_speed_limit, options_.low_speed_time},
           transfer.received));
     case CURLE_FILESIZE_EXCEEDED:

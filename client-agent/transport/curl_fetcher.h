@@ -74,8 +74,9 @@ struct CurlFetcherOptions {
 
 class CurlFetcher final : public client::Fetcher {
  public:
-  // Initializes libcurl (once per process) and creates the easy handle. kInternal if libcurl
-  // cannot be initialized, kInvalidArgument for unusable options.
+  // Loads libcurl on first use (curl::Lib(), curl_api.h) and creates the easy handle. The load
+  // error (kDownload) if libcurl cannot be loaded, kInternal if no handle can be made,
+  // kInvalidArgument for unusable options.
   static Result<std::unique_ptr<CurlFetcher>> Create(CurlFetcherOptions options = {});
 
   ~CurlFetcher() override;

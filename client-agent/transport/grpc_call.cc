@@ -8,6 +8,7 @@
 #include <charconv>
 #include <utility>
 
+#include "client-agent/transport/curl_api.h"
 #include "client-agent/transport/curl_common.h"
 
 namespace mdu::agent {
@@ -84,13 +85,17 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 }
 
 struct CurlSlist {
-  ~CurlSlist() { curl_slist_free_all(list); }
+  explicit CurlSlist(const curl::Api& lib) : api(lib) {}
+  ~CurlSlist() { api.slist_free_all(list); }
+  CurlSlist(const CurlSlist&) = delete;
+  CurlSlist& operator=(const CurlSlist&) = delete;
   bool Append(const std::string& line) {
-    curl_slist* next = curl_slist_append(list, line.c_str());
+    curl_slist* next = api.slist_append(list, line.c_str());
     if (next == nullptr) return false;
     list = next;
     return true;
   }
+  const curl::Api& api;
   curl_slist* list = nullptr;
 };
 
@@ -99,6 +104,7 @@ struct CallState {
   CallState(GrpcMessageHandler& handler, const GrpcCallLimits& limits)
       : reader(handler, limits.max_message_bytes, limits.malformed_kind) {}
 
+  const curl::Api* api = nullptr;
   CURL* curl = nullptr;
   GrpcFrameReader reader;
   std::string shown;
@@ -120,8 +126,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     call->headers_done = true;
     long status = 0;
     long version = 0;
-    curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(call->curl, CURLINFO_HTTP_VERSION, &version);
+    call->api->easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &status);
+    call->api->easy_getinfo(call->curl, CURLINFO_HTTP_VERSION, &version);
     if (status != 200) {
       call->error = Error(ErrorKind::kDownload, "HTTP " + std::to_string(status) + " for " +
                                                     call->shown + " (not a gRPC answer)");
@@ -227,13 +233,14 @@ std::string CleanGrpcMessage(std::string_view raw) {
 struct GrpcClient::Handle {
   explicit Handle(GrpcClientOptions client_options) : options(std::move(client_options)) {}
   ~Handle() {
-    if (curl != nullptr) curl_easy_cleanup(curl);
+    if (curl != nullptr) api->easy_cleanup(curl);
     if (!options.key_pem.empty()) explicit_bzero(options.key_pem.data(), options.key_pem.size());
   }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
 
   GrpcClientOptions options;
+  const curl::Api* api = nullptr;  // the process-wide table (curl::Lib()), set with `curl`
   CURL* curl = nullptr;
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
 };
@@ -251,57 +258,55 @@ Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options
     return MakeError(ErrorKind::kInvalidArgument,
                      "a client certificate needs its key and the reverse (mutual TLS)");
   }
-  if (const auto code = static_cast<CURLcode>(CurlGlobalInit()); code != CURLE_OK) {
-    return MakeError(ErrorKind::kInternal,
-                     std::string("libcurl initialization failed: ") + curl_easy_strerror(code));
-  }
-  handle->curl = curl_easy_init();
+  MDU_ASSIGN_OR_RETURN(const curl::Api* loaded, curl::Lib());
+  const curl::Api& api = *loaded;
+  handle->api = loaded;
+  handle->curl = api.easy_init();
   if (handle->curl == nullptr) return MakeError(ErrorKind::kInternal, "curl_easy_init failed");
   CURL* curl = handle->curl;
-  auto check = [](CURLcode code, std::string_view what) -> Status {
+  auto check = [&api](CURLcode code, std::string_view what) -> Status {
     if (code == CURLE_OK) return {};
     return MakeError(ErrorKind::kInvalidArgument,
-                     "libcurl rejected " + std::string(what) + ": " + curl_easy_strerror(code));
+                     "libcurl rejected " + std::string(what) + ": " + api.easy_strerror(code));
   };
-  MDU_RETURN_IF_ERROR(check(
-      curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->error_buffer.data()), "error buffer"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L), "nosignal"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->error_buffer.data()),
+                            "error buffer"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L), "nosignal"));
   // One receive buffer per handle: the only copy of response bytes libcurl keeps.
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_BUFFERSIZE, 128L * 1024), "buffer size"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 128L * 1024), "buffer size"));
+      check(api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L), "redirects"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_PROXY, ""), "proxy"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L), "keepalive"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L), "verifypeer"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L), "verifyhost"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L), "redirects"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_PROXY, ""), "proxy"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L), "keepalive"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L), "verifypeer"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L), "verifyhost"));
-  MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)),
+      check(api.easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)),
             "TLS version"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                                             static_cast<long>(o.connect_timeout.count() * 1000)),
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                                            static_cast<long>(o.connect_timeout.count() * 1000)),
                             "connect timeout"));
   MDU_RETURN_IF_ERROR(
-      check(curl_easy_setopt(curl, CURLOPT_USERAGENT, o.user_agent.c_str()), "user agent"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_POST, 1L), "post"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader), "header"));
-  MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody), "write"));
+      check(api.easy_setopt(curl, CURLOPT_USERAGENT, o.user_agent.c_str()), "user agent"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_POST, 1L), "post"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader), "header"));
+  MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody), "write"));
   if (!o.ca_pem.empty()) {
     // These CAs only: the built-in bundle and directory are dropped.
     curl_blob ca{const_cast<char*>(o.ca_pem.data()), o.ca_pem.size(), CURL_BLOB_COPY};
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca), "CA"));
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_CAINFO, nullptr), "CA file"));
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr), "CA path"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca), "CA"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_CAINFO, nullptr), "CA file"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_CAPATH, nullptr), "CA path"));
   }
   if (!o.cert_pem.empty()) {
     curl_blob cert{const_cast<char*>(o.cert_pem.data()), o.cert_pem.size(), CURL_BLOB_COPY};
     // Not copied by libcurl: the only copy is ours, wiped in ~Handle.
     curl_blob key{handle->options.key_pem.data(), o.key_pem.size(), CURL_BLOB_NOCOPY};
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert), "client cert"));
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM"), "cert type"));
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key), "client key"));
-    MDU_RETURN_IF_ERROR(check(curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM"), "key type"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert), "client cert"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM"), "cert type"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key), "client key"));
+    MDU_RETURN_IF_ERROR(check(api.easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM"), "key type"));
   }
   return std::unique_ptr<GrpcClient>(new GrpcClient(std::move(handle)));
 }
@@ -324,12 +329,13 @@ Result<GrpcStatus> GrpcClient::Call(const GrpcEndpoint& endpoint, std::string_vi
   const std::string url_host = renamed ? *o.tls_server_name : std::string(host);
   const std::string url = std::string(endpoint.tls ? "https://" : "http://") + url_host + ":" +
                           std::string(port) + std::string(path);
-  CurlSlist connect_to;
+  const curl::Api& api = *handle_->api;
+  CurlSlist connect_to(api);
   if (renamed && !connect_to.Append(url_host + ":" + std::string(port) + ":" + std::string(host) +
                                     ":" + std::string(port))) {
     return MakeError(ErrorKind::kInternal, "out of memory");
   }
-  CurlSlist headers;
+  CurlSlist headers(api);
   bool built = headers.Append("content-type: application/grpc") && headers.Append("te: trailers") &&
                headers.Append("Accept:") && headers.Append("Expect:");
   if (limits.timeout.count() > 0)
@@ -347,49 +353,49 @@ Result<GrpcStatus> GrpcClient::Call(const GrpcEndpoint& endpoint, std::string_vi
 
   CURL* curl = handle_->curl;
   CallState call(handler, limits);
+  call.api = &api;
   call.curl = curl;
   call.shown = std::string(shown);
   handle_->error_buffer[0] = '\0';
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
-                   static_cast<long>(endpoint.tls ? CURL_HTTP_VERSION_2TLS
-                                                  : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+  api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api.easy_setopt(curl, CURLOPT_HTTP_VERSION,
+                  static_cast<long>(endpoint.tls ? CURL_HTTP_VERSION_2TLS
+                                                 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
   // libcurl 7.88 fails a prior-knowledge (plaintext) HTTP/2 request on a reused connection
   // ("Error in the HTTP2 framing layer", curl issue #10634, fixed in 7.89): plaintext is loopback
   // only, so those calls take a fresh connection each. TLS connections are reused.
-  curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, endpoint.tls ? 0L : 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to.list);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(limits.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(limits.low_speed_limit));
-  curl_easy_setopt(
+  api.easy_setopt(curl, CURLOPT_FORBID_REUSE, endpoint.tls ? 0L : 1L);
+  api.easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to.list);
+  api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
+  api.easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  api.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(limits.timeout.count()));
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(limits.low_speed_limit));
+  api.easy_setopt(
       curl, CURLOPT_LOW_SPEED_TIME,
       static_cast<long>(limits.low_speed_limit > 0 ? limits.low_speed_time.count() : 0));
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &call);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &call);
-  const CURLcode code = curl_easy_perform(curl);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, &call);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &call);
+  const CURLcode code = api.easy_perform(curl);
   // The handle keeps pointers to this call's state and lists; clear them.
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_CONNECT_TO, nullptr);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+  api.easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  api.easy_setopt(curl, CURLOPT_CONNECT_TO, nullptr);
+  api.easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
 
   long connects = 0;
-  if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
+  if (api.easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0) {
     connections_ += static_cast<uint64_t>(connects);
   }
   if (call.error) return MakeError(std::move(*call.error));
   const std::string detail =
-      handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : curl_easy_strerror(code);
+      handle_->error_buffer[0] != '\0' ? handle_->error_buffer.data() : api.easy_strerror(code);
   const std::string received = " (" + std::to_string(call.received) + " bytes received)";
   if (code == CURLE_OPERATION_TIMEDOUT) {
     return MakeError(CurlTimeoutError(
-        curl, call.shown, detail,
-        CurlCutoffs{limits.timeout, limits.low_speed_limit, limits.low_speed_time},
-        call.received));
+        api, curl, call.shown, detail,
+        CurlCutoffs{limits.timeout, limits.low_speed_limit, limits.low_speed_time}, call.received));
   }
   if (code != CURLE_OK) {
     return MakeError(ErrorKind::kDownload, "gRPC call " + call.shown + " failed: " + detail);

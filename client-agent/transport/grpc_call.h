@@ -86,8 +86,9 @@ std::string CleanGrpcMessage(std::string_view raw);
 
 class GrpcClient {
  public:
-  // Initializes libcurl (once per process) and configures the handle; kInvalidArgument for an
-  // unusable tls_server_name, kInternal if libcurl fails.
+  // Loads libcurl on first use (curl::Lib(), curl_api.h) and configures the handle;
+  // kInvalidArgument for an unusable tls_server_name, the load error (kDownload) if libcurl
+  // cannot be loaded, kInternal if it fails.
   static Result<std::unique_ptr<GrpcClient>> Create(GrpcClientOptions options);
   ~GrpcClient();
   GrpcClient(const GrpcClient&) = delete;

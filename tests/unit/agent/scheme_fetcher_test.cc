@@ -73,6 +73,58 @@ TEST(SchemeFetcherTest, GrpcGoesToTheCurlGrpcFetcherCreatedOnFirstUse) {
   EXPECT_EQ(result.error().kind(), ErrorKind::kDownload) << result.error().ToString();
 }
 
+// Plain http needs no libcurl: Http1Fetcher serves it, and the CurlFetcher for https is made
+// (libcurl loaded) by the first https fetch only.
+TEST(SchemeFetcherTest, HttpGoesToHttp1FetcherAndHttpsIsCreatedOnFirstUse) {
+  testing::TestHttpServer server([](const std::string&) {
+    testing::TestResponse response;
+    response.body = "from http";
+    return response;
+  });
+  auto fetcher = MakeDefaultFetcher();
+  ASSERT_TRUE(fetcher) << fetcher.error().ToString();
+  EXPECT_NE(dynamic_cast<Http1Fetcher*>((*fetcher)->Registered("HTTP")), nullptr);
+  auto* https = dynamic_cast<LazyFetcher*>((*fetcher)->Registered("https"));
+  ASSERT_NE(https, nullptr);
+  auto http = (*fetcher)->FetchBytes(server.Url("/x"), 100);
+  ASSERT_TRUE(http) << http.error().ToString();
+  EXPECT_EQ(*http, "from http");
+  EXPECT_EQ(https->created(), nullptr) << "an http fetch made the https fetcher";
+  // Nothing listens on port 1: the fetch fails, but the CurlFetcher now exists.
+  auto refused = (*fetcher)->FetchBytes("https://127.0.0.1:1/x", 100);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::kDownload) << refused.error().ToString();
+  EXPECT_NE(dynamic_cast<CurlFetcher*>(https->created()), nullptr);
+}
+
+// libcurl speaks to proxies: with one configured, http goes through the (lazy) CurlFetcher.
+TEST(SchemeFetcherTest, ProxiedHttpGoesThroughCurlFetcher) {
+  testing::TestHttpServer proxy([](const std::string&) {
+    testing::TestResponse response;
+    response.body = "via proxy";
+    return response;
+  });
+  CurlFetcherOptions options;
+  options.proxy = proxy.Url("");
+  auto fetcher = MakeDefaultFetcher(options);
+  ASSERT_TRUE(fetcher) << fetcher.error().ToString();
+  EXPECT_EQ((*fetcher)->Registered("http"), (*fetcher)->Registered("https"));
+  auto body = (*fetcher)->FetchBytes("http://mirror.invalid/timestamp.json", 100);
+  ASSERT_TRUE(body) << body.error().ToString();
+  EXPECT_EQ(*body, "via proxy");
+  EXPECT_EQ(proxy.request_paths(),
+            std::vector<std::string>{"http://mirror.invalid/timestamp.json"});
+}
+
+TEST(SchemeFetcherTest, RejectsUnusableOptionsAtOnce) {
+  CurlFetcherOptions options;
+  options.max_redirects = -1;
+  EXPECT_FALSE(MakeDefaultFetcher(options));
+  options = {};
+  options.low_speed_time = std::chrono::seconds(0);
+  EXPECT_FALSE(MakeDefaultFetcher(options));
+}
+
 TEST(SchemeFetcherTest, RefusesAClientCertificateWithoutItsKey) {
   GrpcFetcherOptions grpc;
   grpc.client_cert_file = "/tmp/cert.pem";

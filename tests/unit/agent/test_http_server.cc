@@ -125,7 +125,7 @@ void TestHttpServer::Serve(int fd) {
       std::lock_guard<std::mutex> lock(mutex_);
       paths_.push_back(path);
     }
-    TestRequest request{path, ""};
+    TestRequest request{path, "", head};
     for (size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at + 2)) {
       const size_t end = head.find("\r\n", at + 2);
       const std::string line = head.substr(at + 2, end == std::string::npos ? end : end - at - 2);
@@ -145,9 +145,17 @@ void TestHttpServer::Serve(int fd) {
         out += "Content-Length: " + std::to_string(length) + "\r\n";
         if (response.content_length || response.cut_after) out += "Connection: close\r\n";
         out += "\r\n" + response.body.substr(0, response.cut_after.value_or(std::string::npos));
-        if (!SendAll(fd, out) || response.content_length || response.cut_after) return;
+        if (!SendAll(fd, out) || response.content_length || response.cut_after ||
+            response.close_after) {
+          return;
+        }
         break;
       }
+      case TestResponse::Mode::kRaw:
+        if (!SendAll(fd, response.body) || response.close_after) return;
+        break;
+      case TestResponse::Mode::kNoAnswer:
+        return;
       case TestResponse::Mode::kEndless: {
         out += "Connection: close\r\n\r\n";
         if (!SendAll(fd, out)) return;
@@ -173,6 +181,16 @@ void TestHttpServer::Serve(int fd) {
       }
     }
   }
+}
+
+std::pair<Status, std::string> Get(client::Fetcher& fetcher, const std::string& url,
+                                   uint64_t max_length) {
+  std::string body;
+  Status status = fetcher.Fetch(url, max_length, [&body](std::string_view chunk) -> Status {
+    body.append(chunk);
+    return {};
+  });
+  return {std::move(status), std::move(body)};
 }
 
 }  // namespace mdu::agent::testing

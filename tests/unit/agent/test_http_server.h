@@ -1,7 +1,8 @@
 // A minimal HTTP/1.1 server on 127.0.0.1 (ephemeral port) for transport tests, with POSIX
 // sockets and one thread per connection. It understands just enough of HTTP for GET requests
 // with keep-alive, and can misbehave on purpose: endless bodies, trickling one byte at a time,
-// lying Content-Length. Test-only code.
+// lying Content-Length, raw response bytes (malformed heads, chunked bodies, HTTP/1.0), requests
+// left unanswered, connections dropped after a response. Test-only code.
 //
 // Thread-safety: the handler runs on connection threads; counters are atomic. The destructor
 // stops every thread (misbehaving streams notice within ~50 ms).
@@ -16,7 +17,11 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "core/client/fetcher.h"
+#include "core/common/error.h"
 
 namespace mdu::agent::testing {
 
@@ -25,6 +30,8 @@ struct TestResponse {
     kNormal,   // status, headers, body; keep-alive
     kEndless,  // 200, no Content-Length, body bytes forever, then close
     kTrickle,  // 200, Content-Length = body size, one byte every `trickle_interval`
+    kRaw,      // `body` is the whole response (status line, headers, body) sent as is
+    kNoAnswer,  // read the request, then close the connection without a byte
   };
   int status = 200;
   std::string body;
@@ -37,11 +44,15 @@ struct TestResponse {
   // kNormal: announce the whole body but send only this many bytes, then close (a connection
   // lost mid-transfer).
   std::optional<size_t> cut_after;
+  // kNormal and kRaw: close the connection after the response without announcing it (as a
+  // server dropping an idle keep-alive connection).
+  bool close_after = false;
 };
 
 struct TestRequest {
   std::string path;
   std::string range;  // the Range header's value, empty when absent
+  std::string head;   // the whole request head (request line and headers, CR LF separated)
 };
 
 class TestHttpServer {
@@ -81,6 +92,10 @@ class TestHttpServer {
   std::vector<std::thread> workers_;
   std::thread acceptor_;
 };
+
+// Fetches `url` through `fetcher` into a string: the status and what the sink received.
+std::pair<Status, std::string> Get(client::Fetcher& fetcher, const std::string& url,
+                                   uint64_t max_length);
 
 }  // namespace mdu::agent::testing
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "core/common/page_advice.h"
@@ -23,19 +24,24 @@ constexpr size_t kPrefaultStepBytes = size_t{1} << 20;
 
 }  // namespace
 
-Result<std::string> Fetcher::FetchBytes(std::string_view url, uint64_t max_length) {
-  std::string body;
-  // Metadata limits are signed lengths or configured bounds of a few MB: reserving the limit
-  // (address space only, pages are touched as bytes arrive) saves growing by copying, which was
-  // a fifth of refreshing a 30 MB targets role. Larger limits grow as usual.
+namespace {
+
+// The body of `url` in one buffer reserved at the limit (address space only, pages are touched
+// as bytes arrive): metadata limits are signed lengths or configured bounds of a few MB, and
+// growing by copying was a fifth of refreshing a 30 MB targets role. Larger limits grow as usual.
+template <class Buffer>
+Result<Buffer> FetchInto(Fetcher& fetcher, std::string_view url, uint64_t max_length) {
+  Buffer body;
   const bool reserved = max_length <= kReservedBodyMaxBytes;
   if (reserved) body.reserve(static_cast<size_t>(max_length));
+  // A heap block gets page advice once the body has proven large, so a small file costs
+  // nothing more; a HugePageString is huge pages from the start.
+  constexpr bool kAdvise = std::is_same_v<Buffer, std::string>;
   bool advised = false;
   size_t prefaulted = 0;  // body.data() + [0, prefaulted) is known to be present
-  MDU_RETURN_IF_ERROR(Fetch(url, max_length, [&](std::string_view chunk) -> Status {
+  MDU_RETURN_IF_ERROR(fetcher.Fetch(url, max_length, [&](std::string_view chunk) -> Status {
     const size_t needed = body.size() + chunk.size();
-    // Page advice only once the body has proven large, so a small file costs nothing more.
-    if (reserved && !advised && needed >= kLargeBodyBytes) {
+    if (kAdvise && reserved && !advised && needed >= kLargeBodyBytes) {
       advised = true;
       prefaulted = body.size();
       AdviseHugePages(body.data() + body.size(), body.capacity() - body.size());
@@ -51,6 +57,16 @@ Result<std::string> Fetcher::FetchBytes(std::string_view url, uint64_t max_lengt
     return {};
   }));
   return body;
+}
+
+}  // namespace
+
+Result<std::string> Fetcher::FetchBytes(std::string_view url, uint64_t max_length) {
+  return FetchInto<std::string>(*this, url, max_length);
+}
+
+Result<HugePageString> Fetcher::FetchDocument(std::string_view url, uint64_t max_length) {
+  return FetchInto<HugePageString>(*this, url, max_length);
 }
 
 Status Fetcher::FetchFrom(std::string_view url, uint64_t /*offset*/, uint64_t max_length,

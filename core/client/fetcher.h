@@ -38,6 +38,7 @@
 #include <string_view>
 
 #include "core/common/error.h"
+#include "core/common/page_advice.h"
 
 namespace mdu::client {
 
@@ -58,6 +59,9 @@ class Fetcher {
 
   // Convenience: the whole body as a string (at most max_length bytes), same errors as Fetch.
   Result<std::string> FetchBytes(std::string_view url, uint64_t max_length);
+  // The same for a document that may run to megabytes (snapshot, a targets role): from 2 MiB
+  // its buffer is huge pages (core/common/page_advice.h), written without a fault per 4 KiB.
+  Result<HugePageString> FetchDocument(std::string_view url, uint64_t max_length);
 };
 
 // Reads `file://<absolute path>` URLs (or plain paths). kNotFound for a missing file, kIo for

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/common/aside_task.h"
 #include "core/io/file.h"
 
 namespace mdu::client {
@@ -24,6 +25,18 @@ std::string PercentEncode(std::string_view text) {
     }
   }
   return out;
+}
+
+std::unique_ptr<StagedRole> MetadataStore::Stage(std::string_view role_name,
+                                                 HugePageString bytes) {
+  return std::make_unique<StagedRole>(std::string(role_name), std::move(bytes));
+}
+
+Status MetadataStore::Commit(std::vector<std::unique_ptr<StagedRole>> staged) {
+  for (const std::unique_ptr<StagedRole>& role : staged) {
+    MDU_RETURN_IF_ERROR(Store(role->role_name(), role->bytes()));
+  }
+  return {};
 }
 
 Result<std::string> MemoryMetadataStore::Load(std::string_view role_name, uint64_t max_length) {
@@ -68,6 +81,61 @@ Result<std::string> FileMetadataStore::Load(std::string_view role_name, uint64_t
 
 Status FileMetadataStore::Store(std::string_view role_name, std::string_view bytes) {
   return io::WriteFileAtomically(PathFor(role_name), bytes);
+}
+
+namespace {
+
+// A role whose temporary file is being written (and fsynced) aside while the updater verifies
+// the same bytes; the writer only reads them.
+class FileStagedRole final : public StagedRole {
+ public:
+  FileStagedRole(std::string role_name, HugePageString bytes, std::filesystem::path path)
+      : StagedRole(std::move(role_name), std::move(bytes)),
+        path_(std::move(path)),
+        write_([this] { return io::PreparedFile::Write(path_, this->bytes()); },
+               /*on_thread=*/true) {}
+
+  // The finished temporary file, or why it could not be written. Call once; an uncommitted
+  // write is discarded with the object (PreparedFile removes its file).
+  Result<io::PreparedFile> TakePrepared() { return write_.Get(); }
+
+ private:
+  std::filesystem::path path_;
+  AsideTask<Result<io::PreparedFile>> write_;  // last: uses the members above
+};
+
+}  // namespace
+
+std::unique_ptr<StagedRole> FileMetadataStore::Stage(std::string_view role_name,
+                                                     HugePageString bytes) {
+  return std::make_unique<FileStagedRole>(std::string(role_name), std::move(bytes),
+                                          PathFor(role_name));
+}
+
+Status FileMetadataStore::Commit(std::vector<std::unique_ptr<StagedRole>> staged) {
+  if (staged.empty()) return {};
+  std::vector<io::PreparedFile> files;
+  files.reserve(staged.size());
+  for (const std::unique_ptr<StagedRole>& role : staged) {
+    auto* file_role = dynamic_cast<FileStagedRole*>(role.get());
+    if (file_role == nullptr) {
+      return MakeError(ErrorKind::kInternal, "role \"" + role->role_name() +
+                                                 "\" was not staged by this metadata store");
+    }
+    Result<io::PreparedFile> prepared = file_role->TakePrepared();
+    if (!prepared) {
+      return MakeError(
+          prepared.error().WithContext("storing role \"" + role->role_name() + "\""));
+    }
+    files.push_back(std::move(prepared).value());
+  }
+  // Every file is written and fsynced: rename in the updater's order (timestamp, snapshot,
+  // targets...), then one directory fsync. Journaling file systems (ext4, xfs, btrfs) persist
+  // renames in the order they were made, so a crash before the fsync keeps an older prefix.
+  for (io::PreparedFile& file : files) {
+    MDU_RETURN_IF_ERROR(file.Publish());
+  }
+  return io::SyncDirectory(directory_);
 }
 
 Status FileMetadataStore::Remove(std::string_view role_name) {

@@ -223,16 +223,19 @@ Updater::Updater(UpdaterConfig config, Fetcher& fetcher, MetadataStore& store, c
 Status Updater::Refresh() {
   refreshed_ = false;
   pending_.clear();
-  MDU_RETURN_IF_ERROR(LoadRoot());
-  MDU_RETURN_IF_ERROR(LoadTimestamp());
-  MDU_RETURN_IF_ERROR(LoadSnapshot());
-  MDU_RETURN_IF_ERROR(LoadTargets());
+  Status verified = [this]() -> Status {
+    MDU_RETURN_IF_ERROR(LoadRoot());
+    MDU_RETURN_IF_ERROR(LoadTimestamp());
+    MDU_RETURN_IF_ERROR(LoadSnapshot());
+    return LoadTargets();
+  }();
+  if (!verified) {
+    pending_.clear();  // discards the staged writes (their temporary files) now
+    return verified;
+  }
   // All four steps verified: only now does the new state replace the stored one, so a rejected
   // update leaves timestamp, snapshot and targets in the store exactly as they were.
-  for (const auto& [role, bytes] : pending_) {
-    MDU_RETURN_IF_ERROR(store_.Store(role, bytes));
-  }
-  pending_.clear();
+  MDU_RETURN_IF_ERROR(store_.Commit(std::exchange(pending_, {})));
   refreshed_ = true;
   return {};
 }
@@ -303,7 +306,9 @@ Status Updater::LoadTimestamp() {
     }
     return MakeError(accepted.error());
   }
-  pending_.emplace_back("timestamp", std::move(bytes));  // 5.4.5, committed by Refresh
+  // 5.4.5, committed by Refresh. Staged only once accepted: an unchanged timestamp (the usual
+  // poll) never costs a write.
+  pending_.push_back(store_.Stage("timestamp", HugePageString(bytes)));
   return {};
 }
 
@@ -321,13 +326,16 @@ Status Updater::LoadSnapshot() {
   }
   const std::optional<int64_t> version =
       trusted_->root().consistent_snapshot ? std::optional<int64_t>(meta.version) : std::nullopt;
-  Result<std::string> bytes = fetcher_.FetchBytes(MetadataUrl("snapshot", version), max_length);
+  Result<HugePageString> bytes =
+      fetcher_.FetchDocument(MetadataUrl("snapshot", version), max_length);
   if (!bytes) {
     return MakeError(
         WithContext(bytes.error(), "snapshot version " + std::to_string(meta.version)));
   }
-  MDU_RETURN_IF_ERROR(trusted_->UpdateSnapshot(*bytes));
-  pending_.emplace_back("snapshot", std::move(*bytes));  // 5.5.7, committed by Refresh
+  // Staged before verification so the disk write overlaps it; dropped (never stored) if rejected.
+  std::unique_ptr<StagedRole> staged = store_.Stage("snapshot", std::move(*bytes));
+  MDU_RETURN_IF_ERROR(trusted_->UpdateSnapshot(staged->bytes()));
+  pending_.push_back(std::move(staged));  // 5.5.7, committed by Refresh
   return {};
 }
 
@@ -369,19 +377,23 @@ Result<const metadata::Targets*> Updater::LoadDelegatedRole(std::string_view rol
   }
   const std::optional<int64_t> version =
       trusted_->root().consistent_snapshot ? std::optional<int64_t>(meta.version) : std::nullopt;
-  Result<std::string> bytes = fetcher_.FetchBytes(MetadataUrl(role, version), max_length);
+  Result<HugePageString> bytes = fetcher_.FetchDocument(MetadataUrl(role, version), max_length);
   if (!bytes) {
     return MakeError(WithContext(bytes.error(), "role \"" + std::string(role) + "\" version " +
                                                     std::to_string(meta.version)));
   }
+  // Staged before verification so the disk write overlaps it; dropped (never stored) if rejected.
+  std::unique_ptr<StagedRole> staged = store_.Stage(role, std::move(*bytes));
   MDU_ASSIGN_OR_RETURN(const metadata::Targets* accepted,
-                       trusted_->UpdateDelegatedTargets(*bytes, role, parent));
+                       trusted_->UpdateDelegatedTargets(staged->bytes(), role, parent));
   // 5.6.6: top-level targets is committed with the rest of Refresh; delegated roles, loaded
   // lazily after a successful Refresh, are persisted as soon as they are accepted.
   if (refreshed_) {
-    MDU_RETURN_IF_ERROR(store_.Store(role, *bytes));
+    std::vector<std::unique_ptr<StagedRole>> now;
+    now.push_back(std::move(staged));
+    MDU_RETURN_IF_ERROR(store_.Commit(std::move(now)));
   } else {
-    pending_.emplace_back(std::string(role), std::move(*bytes));
+    pending_.push_back(std::move(staged));
   }
   return accepted;
 }

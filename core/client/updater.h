@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -163,8 +164,9 @@ class Updater {
   const Clock& clock_;
   std::optional<trust::TrustedSet> trusted_;
   bool refreshed_ = false;
-  // Verified timestamp/snapshot/targets bytes waiting for the end of a successful Refresh.
-  std::vector<std::pair<std::string, std::string>> pending_;
+  // Verified timestamp/snapshot/targets, staged in the store (written while the next role is
+  // fetched and verified) and committed together at the end of a successful Refresh.
+  std::vector<std::unique_ptr<StagedRole>> pending_;
   // Keys of timestamp/snapshot in the root we started from, for 5.3.11.
   metadata::KeyRole initial_timestamp_keys_;
   metadata::KeyRole initial_snapshot_keys_;

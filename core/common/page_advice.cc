@@ -74,6 +74,37 @@ bool PrefaultForWrite(void* data, std::size_t size) {
 #endif
 }
 
+namespace {
+
+std::size_t HugePageBlockLength(std::size_t bytes) {
+  return (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+}
+
+}  // namespace
+
+void* MapHugePageBlock(std::size_t bytes) {
+  const std::size_t length = HugePageBlockLength(bytes);
+  if (length < bytes) return nullptr;  // overflow
+  // Map one huge page more than needed, then cut the ends so the block starts on a boundary.
+  const std::size_t span = length + kHugePageBytes;
+  void* mapped = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(mapped);
+  const std::uintptr_t begin = (start + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  if (begin > start) munmap(mapped, begin - start);
+  const std::uintptr_t tail = start + span - (begin + length);
+  if (tail > 0) munmap(reinterpret_cast<void*>(begin + length), tail);
+  void* block = reinterpret_cast<void*>(begin);
+#if defined(MADV_HUGEPAGE)
+  madvise(block, length, MADV_HUGEPAGE);  // advice only: without THP these stay small pages
+#endif
+  return block;
+}
+
+void UnmapHugePageBlock(void* block, std::size_t bytes) noexcept {
+  if (block != nullptr) munmap(block, HugePageBlockLength(bytes));
+}
+
 ScopedHugePageHeap::ScopedHugePageHeap(std::size_t bytes) {
 #if defined(__GLIBC__) && defined(__linux__) && !defined(MDU_SANITIZER_ALLOCATOR)
   // Largest block glibc serves from the heap when asked to (its M_MMAP_THRESHOLD maximum is

@@ -8,6 +8,11 @@
 #define MDU_CORE_COMMON_PAGE_ADVICE_H_
 
 #include <cstddef>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "core/common/sanitizers.h"
 
 namespace mdu {
 
@@ -49,6 +54,50 @@ class ScopedHugePageHeap {
  private:
   bool active_ = false;
 };
+
+// A mapping of its own for a block of `bytes` (rounded up to 2 MiB), aligned to 2 MiB and
+// advised for huge pages before anything touches it; nullptr if the mapping fails. glibc's own
+// mappings for big blocks cannot get huge pages in time: they are not aligned, and malloc writes
+// its header into the first page before the caller could advise it. Release with the same size.
+void* MapHugePageBlock(std::size_t bytes);
+void UnmapHugePageBlock(void* block, std::size_t bytes) noexcept;
+// Blocks from this size on are worth a mapping of their own (one huge page or more).
+inline constexpr std::size_t kHugePageBlockMinBytes = std::size_t{2} << 20;
+
+// Allocator for multi-megabyte working buffers written front to back (the canonical form of a
+// large role): blocks of kHugePageBlockMinBytes and more come from MapHugePageBlock, smaller
+// ones (and all of them under sanitizers, which must see every allocation) from the heap.
+// Resident size: a block's last huge page counts whole once touched (at most 2 MiB more than
+// the bytes written), which is why only short-lived buffers use it.
+template <class T>
+class HugePageAllocator {
+ public:
+  using value_type = T;
+  HugePageAllocator() noexcept = default;
+  template <class U>
+  HugePageAllocator(const HugePageAllocator<U>&) noexcept {}  // NOLINT: allocator rebinding
+
+  T* allocate(std::size_t n) {
+    if (!kSanitizerAllocator && n * sizeof(T) >= kHugePageBlockMinBytes) {
+      if (void* block = MapHugePageBlock(n * sizeof(T))) return static_cast<T*>(block);
+      throw std::bad_alloc();  // as std::allocator would
+    }
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* block, std::size_t n) noexcept {
+    if (!kSanitizerAllocator && n * sizeof(T) >= kHugePageBlockMinBytes) {
+      UnmapHugePageBlock(block, n * sizeof(T));
+      return;
+    }
+    std::allocator<T>().deallocate(block, n);
+  }
+  template <class U>
+  bool operator==(const HugePageAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+using HugePageString = std::basic_string<char, std::char_traits<char>, HugePageAllocator<char>>;
 
 }  // namespace mdu
 

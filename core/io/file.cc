@@ -30,23 +30,6 @@ Unexpected<Error> IoError(const fs::path& path, std::string_view what, int err) 
   return MakeError(ErrorKind::kIo, std::move(message));
 }
 
-// Unlinks the temporary file unless Release() was called after the rename took it over.
-class TempFileGuard {
- public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
-  TempFileGuard(const TempFileGuard&) = delete;
-  TempFileGuard& operator=(const TempFileGuard&) = delete;
-  ~TempFileGuard() {
-    if (!path_.empty()) {
-      ::unlink(path_.c_str());
-    }
-  }
-  void Release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
 int WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -88,7 +71,7 @@ std::string TempTemplate(const fs::path& path) {
 
 }  // namespace
 
-Status WriteFileAtomically(const fs::path& path, std::string_view data, int mode) {
+Result<PreparedFile> PreparedFile::Write(const fs::path& path, std::string_view data, int mode) {
   if (path.empty() || !path.has_filename()) {
     return MakeError(ErrorKind::kInvalidArgument,
                      "'" + path.string() + "': not a file path (empty or ends in '/')");
@@ -100,7 +83,7 @@ Status WriteFileAtomically(const fs::path& path, std::string_view data, int mode
   if (fd.get() < 0) {
     return IoError(path, "creating a temporary file", errno);
   }
-  TempFileGuard guard(temp_name.data());
+  PreparedFile prepared(path, std::string(temp_name.data()));  // removes the file on error
 
   // mkostemp creates 0600; set the requested mode exactly (the umask does not apply).
   if (::fchmod(fd.get(), static_cast<mode_t>(mode) & 07777) != 0) {
@@ -115,13 +98,41 @@ Status WriteFileAtomically(const fs::path& path, std::string_view data, int mode
   if (int err = fd.Close(); err != 0) {
     return IoError(path, "closing the temporary file", err);
   }
-  if (::rename(temp_name.data(), path.c_str()) != 0) {
-    return IoError(path, "renaming the temporary file over it", errno);
+  return prepared;
+}
+
+PreparedFile::PreparedFile(PreparedFile&& other) noexcept
+    : path_(std::move(other.path_)), temp_path_(std::exchange(other.temp_path_, {})) {}
+
+PreparedFile& PreparedFile::operator=(PreparedFile&& other) noexcept {
+  if (this != &other) {
+    if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+    path_ = std::move(other.path_);
+    temp_path_ = std::exchange(other.temp_path_, {});
   }
-  guard.Release();
-  // The new content is in place; the error below only says it may not survive a power loss.
-  MDU_RETURN_IF_ERROR(SyncDirectory(DirectoryOf(path)));
+  return *this;
+}
+
+PreparedFile::~PreparedFile() {
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+Status PreparedFile::Publish() {
+  if (temp_path_.empty()) {
+    return MakeError(ErrorKind::kInternal, path_.string() + ": nothing prepared to publish");
+  }
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    return IoError(path_, "renaming the temporary file over it", errno);
+  }
+  temp_path_.clear();
   return {};
+}
+
+Status WriteFileAtomically(const fs::path& path, std::string_view data, int mode) {
+  MDU_ASSIGN_OR_RETURN(PreparedFile prepared, PreparedFile::Write(path, data, mode));
+  MDU_RETURN_IF_ERROR(prepared.Publish());
+  // The new content is in place; the error below only says it may not survive a power loss.
+  return SyncDirectory(DirectoryOf(path));
 }
 
 Result<std::string> ReadFileBounded(const fs::path& path, uint64_t max_bytes) {

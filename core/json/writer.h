@@ -19,12 +19,17 @@
 
 #include <string>
 
+#include "core/common/page_advice.h"
 #include "core/json/value.h"
 
 namespace mdu::json {
 
 std::string Canonical(const Value& value);
 void AppendCanonical(const Value& value, std::string* out);
+// The same bytes as Canonical, in a buffer for multi-megabyte output that is checked and
+// dropped (the signed part of a large role): from 2 MiB it is written into huge pages instead
+// of a page fault every 4 KiB (core/common/page_advice.h).
+HugePageString CanonicalInHugePages(const Value& value);
 
 std::string Serialize(const Value& value, int indent = 0);
 

@@ -3,8 +3,15 @@
 #include <string>
 #include <utility>
 
+#include "core/common/aside_task.h"
+#include "core/common/page_advice.h"
+#include "core/json/writer.h"
+
 namespace mdu::trust {
 namespace {
+
+// Below this, a thread costs more than the signature check it would overlap.
+constexpr size_t kVerifyAsideBytes = 256 * 1024;
 
 using metadata::Envelope;
 using metadata::RoleType;
@@ -87,7 +94,7 @@ Result<const metadata::Root*> TrustedSet::UpdateRoot(std::string_view bytes) {
     return MakeError(ErrorKind::kInternal, "cannot update root after timestamp was loaded");
   }
   MDU_ASSIGN_OR_RETURN(Envelope envelope, ParseEnvelope(bytes, RoleType::kRoot, "root"));
-  const std::string canonical = envelope.CanonicalSigned();
+  const HugePageString canonical = json::CanonicalInHugePages(envelope.signed_value);
   const std::string what = "new " + Describe("root", envelope);
 
   // 5.3.3 (1): signed by a threshold of the trusted root's root keys.
@@ -269,13 +276,21 @@ Result<const metadata::Targets*> TrustedSet::UpdateDelegatedTargets(
 
   MDU_ASSIGN_OR_RETURN(Envelope envelope, ParseEnvelope(bytes, RoleType::kTargets, quoted));
   const std::string what = Describe(quoted, envelope);
-  // 5.6.3: signed by a threshold of the delegator's keys for this role.
-  Status verified = delegator == nullptr ? root_->VerifyDelegate("targets", envelope)
-                                         : delegator->VerifyDelegate(role_name, envelope);
-  MDU_RETURN_IF_ERROR(AddContext(std::move(verified), what));
-  MDU_ASSIGN_OR_RETURN(metadata::Targets targets,
-                       AddContext(metadata::Targets::FromValue(std::move(envelope.signed_value)),
-                                  what));
+  // 5.6.3: signed by a threshold of the delegator's keys for this role. The signatures cover
+  // the canonical form, made here; checking them (hashing megabytes) overlaps building the
+  // model from the tree, which only the model step touches from now on. Nothing is kept unless
+  // both succeed, and a bad signature is reported first, as if the steps ran in spec order.
+  const HugePageString canonical = json::CanonicalInHugePages(envelope.signed_value);
+  auto verify = [&]() -> Status {
+    return delegator == nullptr
+               ? root_->VerifyDelegate("targets", canonical, envelope.signatures)
+               : delegator->VerifyDelegate(role_name, canonical, envelope.signatures);
+  };
+  AsideTask<Status> verified(verify, /*on_thread=*/canonical.size() >= kVerifyAsideBytes);
+  Result<metadata::Targets> parsed =
+      metadata::Targets::FromValue(std::move(envelope.signed_value));
+  MDU_RETURN_IF_ERROR(AddContext(verified.Get(), what));
+  MDU_ASSIGN_OR_RETURN(metadata::Targets targets, AddContext(std::move(parsed), what));
 
   // 5.6.4: the version must be the one snapshot lists.
   if (targets.common.version != meta.version) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/sim/test_util.h"
 
@@ -80,6 +81,39 @@ TEST_P(MetadataStoreTest, HostileRoleNamesAreDistinctRoles) {
   EXPECT_ERROR_KIND(store_->Load("x", 100), ErrorKind::kNotFound);
 }
 
+TEST_P(MetadataStoreTest, StagedRoleIsInvisibleUntilCommitted) {
+  ASSERT_OK(store_->Store("snapshot", "old"));
+  const std::string fresh(3 << 20, 's');  // large enough to be written while it is read
+  std::unique_ptr<StagedRole> staged = store_->Stage("snapshot", HugePageString(fresh));
+  EXPECT_EQ(staged->role_name(), "snapshot");
+  EXPECT_EQ(staged->bytes(), fresh);
+  EXPECT_EQ(*store_->Load("snapshot", fresh.size()), "old");
+  std::vector<std::unique_ptr<StagedRole>> batch;
+  batch.push_back(std::move(staged));
+  ASSERT_OK(store_->Commit(std::move(batch)));
+  EXPECT_EQ(*store_->Load("snapshot", fresh.size()), fresh);
+}
+
+TEST_P(MetadataStoreTest, DroppedStagedRoleChangesNothing) {
+  ASSERT_OK(store_->Store("targets", "trusted"));
+  store_->Stage("targets", "rejected by verification").reset();
+  store_->Stage("timestamp", "never verified").reset();
+  EXPECT_EQ(*store_->Load("targets", 100), "trusted");
+  EXPECT_ERROR_KIND(store_->Load("timestamp", 100), ErrorKind::kNotFound);
+}
+
+TEST_P(MetadataStoreTest, CommitStoresEveryStagedRole) {
+  std::vector<std::unique_ptr<StagedRole>> batch;
+  batch.push_back(store_->Stage("timestamp", "t2"));
+  batch.push_back(store_->Stage("snapshot", "s2"));
+  batch.push_back(store_->Stage("targets", "g2"));
+  ASSERT_OK(store_->Commit(std::move(batch)));
+  EXPECT_EQ(*store_->Load("timestamp", 100), "t2");
+  EXPECT_EQ(*store_->Load("snapshot", 100), "s2");
+  EXPECT_EQ(*store_->Load("targets", 100), "g2");
+  EXPECT_OK(store_->Commit({}));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, MetadataStoreTest,
     ::testing::Values(Backend{"Memory",
@@ -113,6 +147,52 @@ TEST(FileMetadataStoreTest, LayoutAndPercentEncoding) {
     ++files;
   }
   EXPECT_EQ(files, 3);  // no temporary files left behind
+}
+
+int CountEntries(const std::filesystem::path& dir) {
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    (void)entry;
+    ++entries;
+  }
+  return entries;
+}
+
+TEST(FileMetadataStoreTest, DroppedStagedRoleLeavesNoTemporaryFile) {
+  TempDir dir;
+  auto store = FileMetadataStore::Open(dir.path() / "m");
+  ASSERT_OK(store);
+  ASSERT_OK(store->Store("targets", "trusted"));
+  store->Stage("targets", HugePageString(1 << 20, 'x')).reset();
+  EXPECT_EQ(CountEntries(dir.path() / "m"), 1);  // targets.json only
+}
+
+TEST(FileMetadataStoreTest, FailedStagedWriteFailsCommitNamingTheRole) {
+  TempDir dir;
+  auto store = FileMetadataStore::Open(dir.path() / "m");
+  ASSERT_OK(store);
+  std::filesystem::remove_all(dir.path() / "m");  // the write has nowhere to go
+  std::vector<std::unique_ptr<StagedRole>> batch;
+  batch.push_back(store->Stage("snapshot", "s2"));
+  Status committed = store->Commit(std::move(batch));
+  EXPECT_ERROR_KIND(committed, ErrorKind::kIo);
+  EXPECT_NE(committed.error().message().find("storing role \"snapshot\""), std::string::npos)
+      << committed.error().message();
+}
+
+TEST(FileMetadataStoreTest, CommitRenamesNothingWhenAnyStagedWriteFailed) {
+  TempDir dir;
+  auto store = FileMetadataStore::Open(dir.path() / "m");
+  ASSERT_OK(store);
+  ASSERT_OK(store->Store("timestamp", "t1"));
+  std::vector<std::unique_ptr<StagedRole>> batch;
+  batch.push_back(store->Stage("timestamp", "t2"));
+  // A role staged by another store cannot be committed here: the whole batch is refused.
+  MemoryMetadataStore other;
+  batch.push_back(other.Stage("snapshot", "s2"));
+  EXPECT_ERROR_KIND(store->Commit(std::move(batch)), ErrorKind::kInternal);
+  EXPECT_EQ(*store->Load("timestamp", 100), "t1");
+  EXPECT_EQ(CountEntries(dir.path() / "m"), 1);  // the staged timestamp's temporary is gone
 }
 
 TEST(PercentEncodeTest, KeepsUnreservedOnly) {

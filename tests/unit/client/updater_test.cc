@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "core/common/sanitizers.h"
 #include "tests/sim/repository_simulator.h"
 #include "tests/sim/test_util.h"
 
@@ -119,6 +123,33 @@ TEST_F(PythonTufRepoUpdaterTest, MissingTargetEndsAtTerminatingRole) {
   auto match = updater.GetTargetInfo("product-a/missing.bin");
   ASSERT_OK(match);
   EXPECT_FALSE(match->has_value());
+}
+
+// Roles are staged (written to temporary files) before they are verified: a forged targets.json
+// must still leave the store exactly as it was, with no temporary file behind.
+TEST_F(PythonTufRepoUpdaterTest, ForgedTargetsLeavesStoreAndDirectoryUntouched) {
+  TempDir mirror;
+  std::filesystem::copy(kRepo + "/metadata", mirror.path());
+  const std::filesystem::path targets = mirror.path() / "1.targets.json";
+  std::string bytes = ReadFile(targets);
+  const size_t sig = bytes.find("\"sig\": \"");
+  ASSERT_NE(sig, std::string::npos);
+  char& hex = bytes[sig + 8];
+  hex = hex == '0' ? '1' : '0';
+  std::ofstream(targets, std::ios::binary | std::ios::trunc) << bytes;
+
+  UpdaterConfig config;
+  config.metadata_base_url = "file://" + mirror.path().string();
+  Updater updater(config, fetcher_, *store_, clock_);
+  EXPECT_ERROR_KIND(updater.Refresh(), ErrorKind::kHashMismatch);  // snapshot lists its hashes
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(store_->directory())) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  // The rotated root is stored as the chain is walked (5.3.7); nothing verified later is.
+  EXPECT_EQ(names, std::vector<std::string>{"root.json"});
+  EXPECT_EQ(ReadFile(store_->PathFor("root")), ReadFile(kRepo + "/metadata/2.root.json"));
 }
 
 TEST_F(PythonTufRepoUpdaterTest, ReportsExpiryAfter2036) {
@@ -297,8 +328,16 @@ TEST(FetcherTest, FetchBytesKeepsLargeBodiesExactUnderEveryLimit) {
     auto fetched = fetcher.FetchBytes("x", limit);
     ASSERT_OK(fetched);
     EXPECT_TRUE(*fetched == body);
+    auto document = fetcher.FetchDocument("x", limit);
+    ASSERT_OK(document);
+    EXPECT_TRUE(std::string_view(*document) == body);
+    if (!kSanitizerAllocator) {
+      // A buffer of its own on a huge-page boundary (core/common/page_advice.h).
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(document->data()) % (std::uintptr_t{2} << 20), 0u);
+    }
   }
   EXPECT_ERROR_KIND(fetcher.FetchBytes("x", body.size() - 1), ErrorKind::kLimitExceeded);
+  EXPECT_ERROR_KIND(fetcher.FetchDocument("x", body.size() - 1), ErrorKind::kLimitExceeded);
 }
 
 TEST(ClockTest, FakeAndSystemClock) {

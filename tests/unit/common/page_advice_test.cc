@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -92,6 +93,33 @@ TEST(PageAdviceTest, NestedScopesKeepTheHeapUntilTheLastEnds) {
   std::free(block);
   EXPECT_GE(mallinfo2().arena, kPrepared);
 #endif
+}
+
+TEST(PageAdviceTest, HugePageBlocksAreAlignedWholeAndWritable) {
+  for (std::size_t bytes : {kHugePageBlockMinBytes, kHugePageBlockMinBytes + 1,
+                            (std::size_t{5} << 20) + 17}) {
+    auto* block = static_cast<unsigned char*>(MapHugePageBlock(bytes));
+    ASSERT_NE(block, nullptr) << bytes;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % kHugePageBlockMinBytes, 0u);
+    std::memset(block, 0xA5, bytes);  // every byte asked for is there
+    EXPECT_EQ(block[bytes - 1], 0xA5);
+    UnmapHugePageBlock(block, bytes);
+  }
+}
+
+TEST(PageAdviceTest, HugePageStringHoldsLargeAndSmallContent) {
+  HugePageString large(std::size_t{3} << 20, 'x');
+  large += "tail";
+  EXPECT_EQ(large.size(), (std::size_t{3} << 20) + 4);
+  EXPECT_EQ(large.substr(large.size() - 5), "xtail");
+  if (!kSanitizerAllocator) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(large.data()) % kHugePageBlockMinBytes, 0u);
+  }
+  HugePageString small = "small";  // heap memory, like std::string
+  small.append(large, 0, 3);
+  EXPECT_EQ(small, "smallxxx");
+  HugePageString moved = std::move(large);
+  EXPECT_EQ(moved.size(), (std::size_t{3} << 20) + 4);
 }
 
 }  // namespace

@@ -165,6 +165,41 @@ TEST_F(FileTest, LongFileNameStillGetsATemporary) {
   EXPECT_EQ(Entries(dir_).size(), 1u);
 }
 
+TEST_F(FileTest, PreparedFileIsInvisibleUntilPublished) {
+  const fs::path path = dir_ / "targets.json";
+  ASSERT_TRUE(WriteFileAtomically(path, "old"));
+  auto prepared = PreparedFile::Write(path, "new content", 0640);
+  ASSERT_TRUE(prepared) << prepared.error().ToString();
+  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_EQ(Entries(dir_).size(), 2u);  // targets.json and the hidden temporary
+  ASSERT_TRUE(prepared->Publish());
+  ASSERT_TRUE(SyncDirectory(dir_));
+  EXPECT_EQ(Slurp(path), "new content");
+  EXPECT_EQ(ModeOf(path), 0640);
+  EXPECT_THAT(Entries(dir_), ElementsAre("targets.json"));
+  EXPECT_FALSE(prepared->Publish());  // nothing left to publish
+}
+
+TEST_F(FileTest, UnpublishedPreparedFileIsRemoved) {
+  const fs::path path = dir_ / "snapshot.json";
+  ASSERT_TRUE(WriteFileAtomically(path, "old"));
+  {
+    auto prepared = PreparedFile::Write(path, "rejected");
+    ASSERT_TRUE(prepared);
+    PreparedFile moved = std::move(prepared).value();  // ownership moves with it
+    EXPECT_EQ(moved.path(), path);
+  }
+  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_THAT(Entries(dir_), ElementsAre("snapshot.json"));
+}
+
+TEST_F(FileTest, PreparedFileInAMissingDirectoryFails) {
+  auto prepared = PreparedFile::Write(dir_ / "gone" / "x.json", "data");
+  ASSERT_FALSE(prepared);
+  EXPECT_EQ(prepared.error().kind(), ErrorKind::kIo);
+  EXPECT_THAT(prepared.error().message(), HasSubstr("gone"));
+}
+
 TEST_F(FileTest, ReadWithinAndAtTheLimit) {
   const fs::path path = dir_ / "f";
   ASSERT_TRUE(WriteFileAtomically(path, "0123456789"));

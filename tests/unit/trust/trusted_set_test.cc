@@ -357,6 +357,27 @@ TEST_F(TrustedSetTest, TargetsRejectsBelowThreshold) {
   EXPECT_ERROR_KIND(set.UpdateTargets(TargetsV(1)), ErrorKind::kUnsignedMetadata);
 }
 
+// Past 256 KiB the signatures are checked on a second thread while the model is built: the
+// outcome must be the same as in spec order.
+TEST_F(TrustedSetTest, LargeTargetsVerifiesBesideTheModelWithTheSameOutcome) {
+  for (int i = 0; i < 2500; ++i) {
+    sim_.AddTarget("targets", "bulk/file-" + std::to_string(i) + ".bin", std::to_string(i));
+  }
+  sim_.UpdateSnapshot();
+  ASSERT_GE(TargetsV(1).size(), 256u * 1024);
+  {
+    TrustedSet set = LoadedUpToSnapshot();
+    auto accepted = set.UpdateTargets(TargetsV(1));
+    ASSERT_OK(accepted);
+    EXPECT_EQ((*accepted)->targets.size(), 2500u);
+  }
+  sim_.signers["targets"] = {sim::RepositorySimulator::NewKey()};
+  sim_.UpdateSnapshot();
+  TrustedSet set = LoadedUpToSnapshot();
+  EXPECT_ERROR_KIND(set.UpdateTargets(TargetsV(1)), ErrorKind::kUnsignedMetadata);
+  EXPECT_EQ(set.targets(), nullptr);
+}
+
 TEST_F(TrustedSetTest, TargetsVersionMustMatchSnapshot) {
   sim_.meta_with_hashes = false;
   const std::string targets_v1 = [&] {

@@ -1,16 +1,20 @@
-// CurlFetcher::FetchFrom against the in-process HTTP server: Range requests answered with 206,
-// a server ignoring Range (200: restart from 0, announced before any byte), a 206 starting
-// elsewhere refused, the limit applied to offset + body, and a whole staged download over HTTP
-// that is cut mid-transfer and resumed with a Range request.
+// A whole staged target download over plain http, through each HTTP fetcher the agent has
+// (CurlFetcher with a proxy configured, Http1Fetcher otherwise): a transfer cut mid-way is
+// resumed with a Range request, and a mirror answering the resume at the wrong offset is
+// refused (kHashMismatch, reported) and the download started over. The Range contract of the
+// fetchers alone runs in http_fetcher_contract_test.cc.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "client-agent/transport/curl_fetcher.h"
+#include "client-agent/transport/http1_fetcher.h"
 #include "client-agent/update/staging.h"
 #include "core/client/metadata_store.h"
 #include "core/client/updater.h"
@@ -27,8 +31,6 @@ using testing::TestHttpServer;
 using testing::TestRequest;
 using testing::TestResponse;
 
-const std::string kBody = "0123456789abcdefghijklmnopqrstuvwxyz";
-
 // 206 for "bytes=N-" when `honor_range`, else 200 with everything.
 TestResponse Serve(const std::string& body, const TestRequest& request, bool honor_range) {
   TestResponse response;
@@ -44,126 +46,17 @@ TestResponse Serve(const std::string& body, const TestRequest& request, bool hon
   return response;
 }
 
-struct Received {
-  std::vector<uint64_t> starts;
-  std::string body;
-};
-
-Status FetchFrom(CurlFetcher& fetcher, const std::string& url, uint64_t offset, uint64_t max_length,
-                 Received& received) {
-  return fetcher.FetchFrom(
-      url, offset, max_length,
-      [&](uint64_t start) -> Status {
-        received.starts.push_back(start);
-        return {};
-      },
-      [&](std::string_view chunk) -> Status {
-        received.body.append(chunk);
-        return {};
-      });
-}
-
-std::unique_ptr<CurlFetcher> MakeFetcher() {
-  auto fetcher = CurlFetcher::Create();
-  EXPECT_TRUE(fetcher);
-  return std::move(*fetcher);
-}
-
-TEST(CurlResumeTest, RangeAnsweredWith206ResumesAtTheOffset) {
-  std::vector<std::string> ranges;
-  TestHttpServer server([&](const TestRequest& request) {
-    ranges.push_back(request.range);
-    return Serve(kBody, request, true);
-  });
-  auto fetcher = MakeFetcher();
-  Received received;
-  ASSERT_OK(FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received));
-  EXPECT_EQ(received.starts, std::vector<uint64_t>{10});
-  EXPECT_EQ(received.body, kBody.substr(10));
-  // Offset 0 sends no Range header (and the handle forgets the previous one).
-  Received whole;
-  ASSERT_OK(FetchFrom(*fetcher, server.Url("/t"), 0, kBody.size(), whole));
-  EXPECT_EQ(whole.body, kBody);
-  EXPECT_EQ(ranges, (std::vector<std::string>{"bytes=10-", ""}));
-}
-
-TEST(CurlResumeTest, ServerIgnoringRangeRestartsFromZero) {
-  TestHttpServer server([&](const TestRequest& request) { return Serve(kBody, request, false); });
-  auto fetcher = MakeFetcher();
-  Received received;
-  ASSERT_OK(FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received));
-  EXPECT_EQ(received.starts, std::vector<uint64_t>{0});
-  EXPECT_EQ(received.body, kBody);
-}
-
-// Bytes placed elsewhere than asked are not the target from the offset: refused before any of
-// them is delivered, as data that does not match (the same kind as the gRPC fetcher's chunk at
-// the wrong offset, so the agent logs the same hash_mismatch event).
-TEST(CurlResumeTest, RangeStartingElsewhereIsRefused) {
-  TestHttpServer server([&](const TestRequest&) {
-    TestResponse response;
-    response.status = 206;
-    response.body = kBody.substr(5);
-    response.headers.push_back({"Content-Range", "bytes 5-35/36"});
-    return response;
-  });
-  auto fetcher = MakeFetcher();
-  Received received;
-  Status status = FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received);
-  EXPECT_ERROR_KIND(status, ErrorKind::kHashMismatch);
-  ASSERT_FALSE(status);
-  EXPECT_NE(
-      status.error().message().find("answered 206 with bytes from 5, asked for bytes from 10"),
-      std::string::npos)
-      << status.error().message();
-  EXPECT_TRUE(received.starts.empty());
-  EXPECT_TRUE(received.body.empty());
-}
-
-TEST(CurlResumeTest, PartialContentWithoutUsableContentRangeIsRefused) {
-  std::string content_range;  // none at first
-  TestHttpServer server([&](const TestRequest&) {
-    TestResponse response;
-    response.status = 206;
-    response.body = kBody.substr(10);
-    if (!content_range.empty()) response.headers.push_back({"Content-Range", content_range});
-    return response;
-  });
-  auto fetcher = MakeFetcher();
-  for (const std::string& value :
-       {std::string(), std::string("bytes */36"), std::string("items 10-35/36")}) {
-    content_range = value;
-    Received received;
-    Status status = FetchFrom(*fetcher, server.Url("/t"), 10, kBody.size(), received);
-    SCOPED_TRACE("Content-Range: " + value);
-    EXPECT_ERROR_KIND(status, ErrorKind::kHashMismatch);
-    ASSERT_FALSE(status);
-    EXPECT_NE(status.error().message().find("without a usable Content-Range"), std::string::npos)
-        << status.error().message();
-    EXPECT_NE(status.error().message().find("asked for bytes from 10"), std::string::npos);
-    EXPECT_TRUE(received.body.empty());
-  }
-}
-
-TEST(CurlResumeTest, LimitCountsTheOffset) {
-  TestHttpServer server([&](const TestRequest& request) { return Serve(kBody, request, true); });
-  auto fetcher = MakeFetcher();
-  Received received;
-  // 26 bytes from offset 10 is 36 in all: over a limit of 30, refused from Content-Length.
-  EXPECT_ERROR_KIND(FetchFrom(*fetcher, server.Url("/t"), 10, 30, received),
-                    ErrorKind::kLimitExceeded);
-  EXPECT_TRUE(received.body.empty());
-}
-
-// Stages the reference repository's manifest.txt from `server` the way the agent does (real
-// CurlFetcher, Updater trusting root v1, staging area under `dir`), retries without sleeping.
+// Stages the reference repository's manifest.txt from `server` the way the agent does (a real
+// `Fetcher` fetcher, Updater trusting root v1, staging area under `dir`), retries without
+// sleeping.
+template <class Fetcher>
 Result<update::StageResult> StageManifest(const TestHttpServer& server, const fs::path& repo,
                                           const fs::path& dir, update::StageOptions options) {
   MDU_ASSIGN_OR_RETURN(client::FileMetadataStore store,
                        client::FileMetadataStore::Open(dir / "md"));
   MDU_ASSIGN_OR_RETURN(std::string root, io::ReadFileBounded(repo / "metadata/1.root.json", 1 << 20));
   MDU_RETURN_IF_ERROR(store.Store("root", root));
-  auto fetcher = MakeFetcher();
+  MDU_ASSIGN_OR_RETURN(std::unique_ptr<Fetcher> fetcher, Fetcher::Create());
   client::FakeClock clock(1893456000);  // 2030
   client::UpdaterConfig config;
   config.metadata_base_url = server.Url("/metadata");
@@ -179,6 +72,7 @@ Result<update::StageResult> StageManifest(const TestHttpServer& server, const fs
 
 // The python-tuf reference repository as a mirror: `tamper(number, file, response)` may alter
 // its answer to the number-th request for a target (0 first); Range headers are recorded.
+template <class Fetcher>
 class ReferenceMirror {
  public:
   using Tamper = std::function<void(int number, const std::string& file, TestResponse& response)>;
@@ -201,7 +95,7 @@ class ReferenceMirror {
         }) {}
 
   Result<update::StageResult> Stage(const fs::path& dir, update::StageOptions options = {}) {
-    return StageManifest(server_, repo_, dir, std::move(options));
+    return StageManifest<Fetcher>(server_, repo_, dir, std::move(options));
   }
   std::vector<std::string> TargetRanges() {
     std::lock_guard lock(mu_);
@@ -222,10 +116,22 @@ class ReferenceMirror {
   TestHttpServer server_;                   // last: its thread uses the members above
 };
 
+template <class Fetcher>
+class StagedResumeTest : public ::testing::Test {};
+using Fetchers = ::testing::Types<CurlFetcher, Http1Fetcher>;
+class FetcherNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, CurlFetcher> ? "Curl" : "Http1";
+  }
+};
+TYPED_TEST_SUITE(StagedResumeTest, Fetchers, FetcherNames);
+
 // The first target response is cut after 20 bytes: the staging area resumes it with a Range
 // request.
-TEST(CurlResumeTest, StagedDownloadIsResumedWithARangeRequest) {
-  ReferenceMirror mirror([](int number, const std::string&, TestResponse& response) {
+TYPED_TEST(StagedResumeTest, StagedDownloadIsResumedWithARangeRequest) {
+  ReferenceMirror<TypeParam> mirror([](int number, const std::string&, TestResponse& response) {
     if (number == 0) response.cut_after = 20;
   });
   agent::testing::TempDir tmp;
@@ -240,8 +146,8 @@ TEST(CurlResumeTest, StagedDownloadIsResumedWithARangeRequest) {
 // A mirror answers the resume of a cut download with the wrong range once, then behaves: the
 // staging area refuses those bytes, starts over from byte 0 (a request without Range), stages
 // only the verified file, and reports the refusal (the agent logs it as a security event).
-TEST(CurlResumeTest, WrongRangeOnResumeStartsOverAndIsReported) {
-  ReferenceMirror mirror([](int number, const std::string& file, TestResponse& response) {
+TYPED_TEST(StagedResumeTest, WrongRangeOnResumeStartsOverAndIsReported) {
+  ReferenceMirror<TypeParam> mirror([](int number, const std::string& file, TestResponse& response) {
     if (number == 0) response.cut_after = 20;
     if (number == 1) {  // the resume: the whole file, labelled as starting at byte 0
       response.body = file;

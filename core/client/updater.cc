@@ -292,12 +292,12 @@ Status Updater::LoadTimestamp() {
   }
 
   // 5.4.1: download timestamp.json, at most X bytes.
-  Result<std::string> fetched =
-      fetcher_.FetchBytes(MetadataUrl("timestamp", std::nullopt), config_.timestamp_max_length);
+  Result<HugePageString> fetched =
+      fetcher_.FetchDocument(MetadataUrl("timestamp", std::nullopt), config_.timestamp_max_length);
   if (!fetched) {
     return MakeError(WithContext(fetched.error(), "timestamp"));
   }
-  std::string bytes = std::move(fetched).value();
+  HugePageString bytes = std::move(fetched).value();
   Result<const metadata::Timestamp*> accepted = trusted_->UpdateTimestamp(bytes);
   if (!accepted) {
     // Same version as stored: nothing new, the stored copy stays trusted.
@@ -308,7 +308,7 @@ Status Updater::LoadTimestamp() {
   }
   // 5.4.5, committed by Refresh. Staged only once accepted: an unchanged timestamp (the usual
   // poll) never costs a write.
-  pending_.push_back(store_.Stage("timestamp", HugePageString(bytes)));
+  pending_.push_back(store_.Stage("timestamp", std::move(bytes)));
   return {};
 }
 

@@ -94,7 +94,7 @@ Result<const metadata::Root*> TrustedSet::UpdateRoot(std::string_view bytes) {
     return MakeError(ErrorKind::kInternal, "cannot update root after timestamp was loaded");
   }
   MDU_ASSIGN_OR_RETURN(Envelope envelope, ParseEnvelope(bytes, RoleType::kRoot, "root"));
-  const HugePageString canonical = json::CanonicalInHugePages(envelope.signed_value);
+  const std::string canonical = envelope.CanonicalSigned();
   const std::string what = "new " + Describe("root", envelope);
 
   // 5.3.3 (1): signed by a threshold of the trusted root's root keys.

@@ -22,6 +22,7 @@ namespace mdu::agent {
 namespace {
 
 using testing::Get;
+using testing::ServeRange;
 using testing::TestHttpServer;
 using testing::TestRequest;
 using testing::TestResponse;
@@ -106,20 +107,6 @@ std::string HeaderOf(const std::string& head, const std::string& name) {
 }
 
 const std::string kBody = "0123456789abcdefghijklmnopqrstuvwxyz";
-
-// 206 for "bytes=N-" when `honor_range`, else 200 with everything.
-TestResponse ServeRange(const std::string& body, const TestRequest& request, bool honor_range) {
-  TestResponse response = Body(body);
-  if (honor_range && request.range.rfind("bytes=", 0) == 0) {
-    const uint64_t start = std::stoull(request.range.substr(6));
-    response.status = 206;
-    response.body = body.substr(start);
-    response.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
-                                                     std::to_string(body.size() - 1) + "/" +
-                                                     std::to_string(body.size())});
-  }
-  return response;
-}
 
 TYPED_TEST(HttpFetcherContractTest, DeliversBodyOf200) {
   const std::string payload(100000, 'p');

@@ -27,24 +27,10 @@ namespace mdu::agent {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ServeRange;
 using testing::TestHttpServer;
 using testing::TestRequest;
 using testing::TestResponse;
-
-// 206 for "bytes=N-" when `honor_range`, else 200 with everything.
-TestResponse Serve(const std::string& body, const TestRequest& request, bool honor_range) {
-  TestResponse response;
-  response.body = body;
-  if (honor_range && request.range.rfind("bytes=", 0) == 0) {
-    const uint64_t start = std::stoull(request.range.substr(6));
-    response.status = 206;
-    response.body = body.substr(start);
-    response.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
-                                                     std::to_string(body.size() - 1) + "/" +
-                                                     std::to_string(body.size())});
-  }
-  return response;
-}
 
 // Stages the reference repository's manifest.txt from `server` the way the agent does (a real
 // `Fetcher` fetcher, Updater trusting root v1, staging area under `dir`), retries without
@@ -85,7 +71,7 @@ class ReferenceMirror {
             missing.status = 404;
             return missing;
           }
-          TestResponse response = Serve(*file, request, true);
+          TestResponse response = ServeRange(*file, request, true);
           if (request.path.rfind("/targets/", 0) == 0) {
             std::lock_guard lock(mu_);
             target_ranges_.push_back(request.range);

@@ -183,6 +183,20 @@ void TestHttpServer::Serve(int fd) {
   }
 }
 
+TestResponse ServeRange(const std::string& body, const TestRequest& request, bool honor_range) {
+  TestResponse response;
+  response.body = body;
+  if (honor_range && request.range.rfind("bytes=", 0) == 0) {
+    const uint64_t start = std::stoull(request.range.substr(6));
+    response.status = 206;
+    response.body = body.substr(start);
+    response.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
+                                                     std::to_string(body.size() - 1) + "/" +
+                                                     std::to_string(body.size())});
+  }
+  return response;
+}
+
 std::pair<Status, std::string> Get(client::Fetcher& fetcher, const std::string& url,
                                    uint64_t max_length) {
   std::string body;

@@ -93,6 +93,10 @@ class TestHttpServer {
   std::thread acceptor_;
 };
 
+// The answer of a static file server holding `body`: 206 with a Content-Range for a
+// "Range: bytes=N-" request when `honor_range`, else 200 with everything.
+TestResponse ServeRange(const std::string& body, const TestRequest& request, bool honor_range);
+
 // Fetches `url` through `fetcher` into a string: the status and what the sink received.
 std::pair<Status, std::string> Get(client::Fetcher& fetcher, const std::string& url,
                                    uint64_t max_length);
